@@ -1,0 +1,115 @@
+"""Zonal statistics: exact geometry on small cases, and equality with exactextract."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from exactextract import exact_extract
+from exactextract.raster import NumPyRasterSource
+from rasterio.transform import from_origin
+
+from geo.zonal import CoverageWeights, coverage_weights, weighted_quantiles, zonal_stats
+
+TRANSFORM = from_origin(0, 100, 10, 10)  # 10 x 10 cells of 10 m, x 0..100, y 0..100
+
+
+def _frame(*geoms: shapely.Geometry) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(geometry=list(geoms), crs="EPSG:32749")
+
+
+def test_aligned_square_covers_whole_cells() -> None:
+    w = coverage_weights(_frame(shapely.box(10, 70, 30, 90)), shape=(10, 10), transform=TRANSFORM)
+    assert sorted(w.cell.tolist()) == [11, 12, 21, 22]  # rows 1-2, cols 1-2
+    np.testing.assert_allclose(w.coverage, 1.0)
+
+
+def test_partial_cells_weight_the_mean_exactly() -> None:
+    # x 5..20 covers half of column 0 and all of column 1, one row (y 90..100)
+    raster = np.zeros((10, 10), dtype=np.float32)
+    raster[0, 0], raster[0, 1] = 1.0, 4.0
+    w = coverage_weights(_frame(shapely.box(5, 90, 20, 100)), shape=(10, 10), transform=TRANSFORM)
+    stats = zonal_stats(w, raster, stats=("mean", "std"))
+    assert stats["mean"][0] == pytest.approx((0.5 * 1 + 1 * 4) / 1.5)
+    mean = (0.5 * 1 + 4) / 1.5
+    assert stats["std"][0] == pytest.approx(np.sqrt((0.5 * (1 - mean) ** 2 + (4 - mean) ** 2) / 1.5))
+
+
+def test_nan_cells_are_left_out_and_empty_village_is_nan() -> None:
+    raster = np.full((10, 10), np.nan, dtype=np.float32)
+    raster[0, :5] = 2.0
+    w = coverage_weights(
+        _frame(shapely.box(0, 90, 100, 100), shapely.box(0, 0, 50, 10)),
+        shape=(10, 10), transform=TRANSFORM,
+    )
+    stats = zonal_stats(w, raster)
+    assert stats["mean"][0] == 2.0 and stats["median"][0] == 2.0
+    assert all(np.isnan(stats[s][1]) for s in stats)
+
+
+def test_village_outside_the_grid_has_no_cells() -> None:
+    w = coverage_weights(_frame(shapely.box(500, 500, 600, 600)), shape=(10, 10), transform=TRANSFORM)
+    assert w.cell.size == 0
+    assert np.isnan(zonal_stats(w, np.ones((10, 10), np.float32))["mean"][0])
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([1.0, 2.0, 3.0, 4.0], 0.5, 2.5),  # R type 7 with equal weights
+        ([1.0, 2.0, 3.0, 4.0], 0.1, 1.3),
+        ([5.0], 0.9, 5.0),
+        ([2.0, 2.0, 2.0, 8.0], 0.5, 5.0),  # duplicates merge: distinct 2 (w=3), 8 (w=1)
+    ],
+)
+def test_weighted_quantiles_small_cases(values: list[float], q: float, expected: float) -> None:
+    x = np.array(values, dtype=np.float32)
+    out = weighted_quantiles(np.zeros(x.size, np.int64), x, np.ones(x.size, np.float32), [q], 1)
+    assert out[0, 0] == pytest.approx(expected)
+
+
+def _voronoi(n: int, seed: int, box: shapely.Polygon) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box.bounds
+    pts = shapely.points(rng.uniform(x0, x1, n), rng.uniform(y0, y1, n))
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box))
+    return _frame(*[shapely.intersection(c, box) for c in cells])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_exactextract_on_random_villages(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h, w_ = 120, 150
+    transform = from_origin(400_000, 9_150_000, 10, 10)
+    raster = rng.normal(0.3, 0.2, (h, w_)).astype(np.float32)
+    raster[rng.random((h, w_)) < 0.1] = np.nan
+    raster[:20, :20] = 0.25  # ties
+    box = shapely.box(400_005, 9_148_815, 401_495, 9_149_995)
+    villages = _voronoi(25, seed, box)
+    weights = coverage_weights(villages, shape=(h, w_), transform=transform)
+    ours = zonal_stats(weights, raster)
+    src = NumPyRasterSource(raster, 400_000, 9_148_800, 401_500, 9_150_000, nodata=np.nan)
+    ref = exact_extract(
+        src, villages, ["mean", "median", "stdev", "quantile(q=0.1)", "quantile(q=0.9)"],
+        output="pandas",
+    )
+    pairs = {"mean": "mean", "median": "median", "std": "stdev", "p10": "quantile_10",
+             "p90": "quantile_90"}
+    for ours_name, ref_name in pairs.items():
+        np.testing.assert_allclose(ours[ours_name], ref[ref_name], rtol=1e-6, atol=1e-6)
+
+
+def test_weights_round_trip(tmp_path) -> None:
+    w = coverage_weights(_frame(shapely.box(5, 5, 55, 45)), shape=(10, 10), transform=TRANSFORM)
+    w.save(tmp_path / "w.npz")
+    back = CoverageWeights.load(tmp_path / "w.npz")
+    assert back.transform == w.transform and back.shape == w.shape
+    np.testing.assert_array_equal(back.cell, w.cell)
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_wrong_raster_shape_is_refused() -> None:
+    w = coverage_weights(_frame(shapely.box(5, 5, 55, 45)), shape=(10, 10), transform=TRANSFORM)
+    with pytest.raises(ValueError, match="grid shape"):
+        zonal_stats(w, np.ones((5, 5), np.float32))
