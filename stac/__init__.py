@@ -2,4 +2,31 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from stac.errors import RadiometryError, StacError, StacSourceError
+from stac.parse import (
+    Scene,
+    normalize_item,
+    parse_item,
+    parse_items,
+    radiometry,
+    scenes_table,
+)
+from stac.search import search_scenes
+from stac.settings import StacSettings
+from stac.source import StacSource, resolve_source
+
+__all__: list[str] = [
+    "RadiometryError",
+    "Scene",
+    "StacError",
+    "StacSettings",
+    "StacSource",
+    "StacSourceError",
+    "normalize_item",
+    "parse_item",
+    "parse_items",
+    "radiometry",
+    "resolve_source",
+    "scenes_table",
+    "search_scenes",
+]
