@@ -1,0 +1,29 @@
+"""Settings of a workflow run (env prefix ``PANTAU_WORKFLOW_``); passed down, never global."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["WorkflowSettings"]
+
+
+class WorkflowSettings(BaseSettings):
+    """Defaults of ``pantau run``; every field can be set as ``PANTAU_WORKFLOW_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PANTAU_WORKFLOW_", frozen=True)
+
+    resolution: float = Field(10.0, gt=0, le=1000, description="analysis grid size (m)")
+    chunk: int = Field(1024, ge=256, le=8192, description="dask chunk size (pixels)")
+    max_cloud: float = Field(30.0, ge=0, le=100, description="max eo:cloud_cover of scenes (%)")
+    groupby: str = Field("solar_day", description="odc-stac grouping of same-day items")
+    plausibility_resolution: float = Field(
+        160.0, gt=0, description="grid size (m) of the per-scene radiometry plausibility check"
+    )
+    exclude_implausible: bool = Field(
+        True, description="leave scenes whose pixels contradict their offset metadata out"
+    )
+    low_coverage: float = Field(
+        0.5, ge=0, le=1, description="valid_fraction below which quality.json lists a village"
+    )
+    memory_limit: str = Field("auto", description="memory limit of each local Dask worker")
