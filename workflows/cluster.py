@@ -26,6 +26,10 @@ def dask_client(
     numpy and GDAL release the GIL, and composites then come back without being pickled.
     With ``workers=N`` it starts N worker processes sharing the cores.
     """
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        # distributed logs every worker start/stop at INFO; keep the console for progress
+        for name in ("distributed", "distributed.scheduler", "distributed.worker"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")

@@ -133,7 +133,7 @@ def recovery(stats: pd.DataFrame, truth: pd.DataFrame, *, min_change: float = 0.
 def _villages(config: DemoConfig, out: Path) -> VillageSet:
     if config.boundaries is not None:
         return load_villages(config.boundaries, code_column=config.code_column, region=config.region)
-    path = out / "scenes" / "simulated_villages.parquet"
+    path = out / "simulated_villages.parquet"
     if not path.exists():
         gdf = simulate_villages(n=config.n_villages, seed=config.seed)
         _write_parquet(gdf, path)
