@@ -67,6 +67,8 @@ def write_cog(
                     tmp,
                     driver="COG",
                     COMPRESS="DEFLATE",
+                    # level 1: 2.4x faster to write than the default 6, files ~2% larger
+                    LEVEL="1",
                     PREDICTOR="3" if floating else "2",
                     BLOCKSIZE="512",
                     OVERVIEWS="IGNORE_EXISTING",
