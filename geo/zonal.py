@@ -211,22 +211,61 @@ def zonal_stats(
     raster: np.ndarray,
     *,
     stats: Sequence[str] = tuple(STATS),
+    max_entries: int = 4_000_000,
 ) -> dict[str, np.ndarray]:
     """Coverage-weighted statistics of ``raster`` (NaN = no data) for every village.
 
     Returns a dict stat name -> float64 array of length ``n_villages`` (NaN where a village
-    has no valid cell). Statistics: mean, std (population), median, p10, p90.
+    has no valid cell). Statistics: mean, std (population), median, p10, p90. Villages are
+    processed in batches of about ``max_entries`` (village, cell) entries, so memory stays
+    bounded on large regions; every village lies wholly in one batch, so results are exact.
     """
     unknown = set(stats) - set(STATS)
     if unknown:
         raise ValueError(f"unknown statistics {sorted(unknown)}; known: {list(STATS)}")
-    v = weights.gather(raster)
-    ok = ~np.isnan(v) if np.issubdtype(v.dtype, np.floating) else np.ones(v.shape, bool)
-    g = weights.village[ok]
-    x = v[ok].astype(np.float64)
-    c = weights.coverage[ok].astype(np.float64)
+    if raster.shape != weights.shape:
+        raise ValueError(f"raster shape {raster.shape} is not the grid shape {weights.shape}")
     n = weights.n_villages
+    out = {s: np.full(n, np.nan) for s in stats}
+    flat = raster.reshape(-1)
+    for lo, hi, g0, g1 in _batches(weights.village, n, max_entries):
+        part = _batch_stats(
+            weights.village[lo:hi] - g0,
+            flat[weights.cell[lo:hi]],
+            weights.coverage[lo:hi],
+            g1 - g0,
+            stats,
+        )
+        for s in stats:
+            out[s][g0:g1] = part[s]
+    return out
+
+
+def _batches(
+    village: np.ndarray, n: int, max_entries: int
+) -> list[tuple[int, int, int, int]]:
+    """(entry lo, entry hi, village lo, village hi) slices at village boundaries."""
+    bounds = np.searchsorted(village, np.arange(n + 1))  # entries of village g: bounds[g:g+2]
+    batches = []
+    g0 = 0
+    while g0 < n:
+        limit = bounds[g0] + max_entries
+        g1 = int(np.searchsorted(bounds, limit, side="right")) - 1
+        g1 = min(max(g1, g0 + 1), n)
+        batches.append((int(bounds[g0]), int(bounds[g1]), g0, g1))
+        g0 = g1
+    return batches
+
+
+def _batch_stats(
+    g: np.ndarray, v: np.ndarray, cov: np.ndarray, n: int, stats: Sequence[str]
+) -> dict[str, np.ndarray]:
+    ok = ~np.isnan(v) if np.issubdtype(v.dtype, np.floating) else np.ones(v.shape, bool)
+    if not ok.all():
+        g, v, cov = g[ok], v[ok], cov[ok]
     out: dict[str, np.ndarray] = {}
+    c = cov.astype(np.float64)
+    x = v.astype(np.float64)
     sum_c = np.bincount(g, c, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(g, c * x, minlength=n) / sum_c
@@ -237,9 +276,7 @@ def zonal_stats(
             out["std"] = np.sqrt(np.bincount(g, c * dev * dev, minlength=n) / sum_c)
     qnames = [s for s in stats if STATS[s] is not None]
     if qnames:
-        qs = weighted_quantiles(
-            g, v[ok], weights.coverage[ok], [STATS[s] for s in qnames], n  # type: ignore[misc]
-        )
+        qs = weighted_quantiles(g, v, cov, [STATS[s] for s in qnames], n)  # type: ignore[misc]
         for name, row in zip(qnames, qs, strict=True):
             out[name] = row
-    return {s: out[s] for s in stats}
+    return out

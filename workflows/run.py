@@ -39,7 +39,7 @@ from stac.publish import ProductAsset, read_period_item, write_period_item
 from stac.search import search_scenes
 from stac.source import StacSource, resolve_source
 from workflows.errors import WorkflowError
-from workflows.progress import compute_with_progress
+from workflows.progress import compute_array, compute_with_progress
 from workflows.settings import WorkflowSettings
 
 __all__ = ["RunConfig", "RunResult", "run", "STAT_COLUMNS"]
@@ -279,9 +279,7 @@ def _run_period(
 
     dn = da.stack([stack.data[b].data for b in bands])
     lazy = median_composite(dn, stack.scale, stack.offset, chunk=settings.chunk)
-    composite = compute_with_progress(
-        None, lazy, f"compositing {period} ({len(used)} scenes)", progress
-    )
+    composite = compute_array(None, lazy, f"compositing {period} ({len(used)} scenes)", progress)
     count = composite[-1]
     refl = {b: composite[i] for i, b in enumerate(REFLECTANCE_BANDS)}
     del composite

@@ -113,3 +113,15 @@ def test_wrong_raster_shape_is_refused() -> None:
     w = coverage_weights(_frame(shapely.box(5, 5, 55, 45)), shape=(10, 10), transform=TRANSFORM)
     with pytest.raises(ValueError, match="grid shape"):
         zonal_stats(w, np.ones((5, 5), np.float32))
+
+
+def test_batches_give_the_same_statistics() -> None:
+    rng = np.random.default_rng(5)
+    raster = rng.random((60, 80)).astype(np.float32)
+    raster[rng.random(raster.shape) < 0.2] = np.nan
+    villages = _voronoi(15, 5, shapely.box(3, 3, 797, 597))
+    w = coverage_weights(villages, shape=(60, 80), transform=from_origin(0, 600, 10, 10))
+    whole = zonal_stats(w, raster)
+    batched = zonal_stats(w, raster, max_entries=100)
+    for name in whole:
+        np.testing.assert_array_equal(whole[name], batched[name])

@@ -1,0 +1,93 @@
+"""The CLI end to end: the installed entry point, the demo's truth recovery, a real cluster."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from workflows.cli import main
+from workflows.run import RunConfig, run
+
+from .conftest import END, START
+
+
+def test_installed_entry_point_runs(tmp_path: Path, tiny_scenes, tiny_villages) -> None:
+    exe = shutil.which("pantau") or pytest.fail("the `pantau` console script is not installed")
+    out = tmp_path / "p"
+    proc = subprocess.run(
+        [exe, "run", "--stac", str(tiny_scenes.catalog_dir), "--boundaries", str(tiny_villages),
+         "--start", START, "--end", END, "--max-cloud", "80", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "villages.parquet" in proc.stdout and (out / "villages.parquet").exists()
+
+
+def test_cli_error_is_one_message_and_exit_2(tmp_path: Path, capsys) -> None:
+    code = main(["run", "--stac", str(tmp_path / "nowhere"), "--boundaries", str(tmp_path / "x.gpkg"),
+                 "--start", START, "--end", END, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("pantau run: error:") and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_multiprocess_local_cluster_gives_the_same_table(tmp_path, tiny_scenes, tiny_villages):
+    """Tasks pickle: two worker processes produce the threaded run's table."""
+    base = dict(stac=str(tiny_scenes.catalog_dir), boundaries=tiny_villages, start=START,
+                end=END, max_cloud=80, progress=False)
+    run(RunConfig(out=tmp_path / "threads", **base))
+    run(RunConfig(out=tmp_path / "procs", workers=2, **base))
+    a = gpd.read_parquet(tmp_path / "threads" / "villages.parquet").drop(columns="geometry")
+    b = gpd.read_parquet(tmp_path / "procs" / "villages.parquet").drop(columns="geometry")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def _recovery(out: Path) -> dict:
+    return json.loads((out / "demo_report.json").read_text())["recovery"]
+
+
+@pytest.mark.slow
+def test_demo_defaults_recover_the_planted_truth(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    t0 = time.perf_counter()
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    first = time.perf_counter() - t0
+    printed = capsys.readouterr().out
+    assert "recovery: built_up_fraction MAE" in printed and str(out / "truth.parquet") in printed
+    rec = _recovery(out)
+    assert rec["mae"] <= 0.03 and rec["n_missing"] == 0
+    assert rec["n_changed"] >= 20 and rec["sign_agreement"] >= 0.95
+    truth = pd.read_parquet(out / "truth.parquet")
+    assert list(truth.columns) == ["kode", "period", "built_up_fraction_true"]
+    table = pd.read_parquet(out / "villages.parquet")
+
+    t0 = time.perf_counter()
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    second = time.perf_counter() - t0
+    report = json.loads((out / "demo_report.json").read_text())
+    assert report["reused_scenes"] and report["computed_periods"] == []
+    assert second < first / 3
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "villages.parquet"), table)
+
+
+@pytest.mark.slow
+def test_demo_on_real_diy_villages(tmp_path: Path, shared_data: Path) -> None:
+    boundaries = shared_data / "boundaries" / "desa_kel_34_diy.parquet"
+    out = tmp_path / "diy"
+    assert main(["demo", "--out", str(out), "--boundaries", str(boundaries), "--no-progress"]) == 0
+    codes = set(gpd.read_parquet(boundaries)["kode_10"])
+    table = pd.read_parquet(out / "villages.parquet")
+    assert len(codes) == 438 and len(table) == 2 * len(codes)
+    for period in ("2021", "2022"):
+        assert set(table.loc[table["period"] == period, "kode"]) == codes
+    rec = _recovery(out)
+    assert rec["mae"] <= 0.03, rec
