@@ -307,15 +307,14 @@ def _run_period(
                   transform=transform, nodata=None, resampling="nearest"),
         media_type=COG, title="Clear observations per pixel", roles=["metadata"],
     )
-    rgb = np.stack([refl["red"], refl["green"], refl["blue"]])
-    rgb_u16 = np.where(np.isnan(rgb), 0, np.clip(np.nan_to_num(rgb) * 10000, 1, 65535))
+    rgb_u16 = np.stack([_reflectance_u16(refl[b]) for b in ("red", "green", "blue")])
     assets["rgb"] = ProductAsset(
-        write_cog(rgb_u16.astype(np.uint16), folder / "rgb.tif", crs=crs, transform=transform,
+        write_cog(rgb_u16, folder / "rgb.tif", crs=crs, transform=transform,
                   nodata=0, descriptions=("red", "green", "blue")),
         media_type=COG, title="True colour median composite (reflectance x 10000)",
         roles=["visual"],
     )
-    del rgb, rgb_u16, refl
+    del rgb_u16, refl
 
     rasters: dict[str, np.ndarray] = dict(indices)
     stats = _village_stats(weights, rasters, built, count)
@@ -357,6 +356,12 @@ def _run_period(
         parameters=params,
         fingerprint=fingerprint,
     )
+
+
+def _reflectance_u16(band: np.ndarray) -> np.ndarray:
+    """Reflectance x 10000 as uint16, 0 (nodata) where NaN, at least 1 where data."""
+    scaled = np.clip(band * np.float32(10000), 1, 65535)
+    return np.where(np.isnan(band), 0, scaled).astype(np.uint16)
 
 
 def _village_stats(
