@@ -1,0 +1,368 @@
+"""The tile server: ``create_app(settings)`` builds a FastAPI app over a products directory.
+
+Routes
+    GET /healthz                                    liveness + products version
+    GET /layers                                     every layer: id, kind, periods, legend ...
+    GET /layers/{id}                                one layer (any bivariate pair id too)
+    GET /bivariate?x=&y=                            a bivariate layer of two numeric columns
+    GET /layers/{id}/{period}/tilejson.json         TileJSON 3.0.0
+    GET /layers/{id}/{period}/tiles/{z}/{x}/{y}.png raster / choropleth / bivariate PNG
+    GET /layers/{id}/{period}/tiles/{z}/{x}/{y}.pbf Mapbox Vector Tile (village layers)
+    GET /layers/{id}/{period}/legend.json           legend with village counts
+    GET /wmts/WMTSCapabilities.xml                  OGC WMTS 1.0.0 of every PNG layer
+    GET /villages/{kode}                            one village: statistics + indicators
+
+Run with ``uvicorn --factory tiles.app:create_app`` (settings from ``PANTAU_TILES_*``) or
+``pantau serve --products DIR``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from titiler.core.models.mapbox import TileJSON
+
+from tiles import choropleth
+from tiles.cache import build_cache
+from tiles.dependencies import (
+    AppContext,
+    app_context,
+    catalogue,
+    check_query,
+    class_params,
+    tilesize_value,
+)
+from tiles.errors import (
+    InvalidParameter,
+    ProductsUnavailable,
+    VillageNotFound,
+    register_error_handlers,
+)
+from tiles.legend import ClassParams
+from tiles.products import Catalogue, Layer, ProductsStore
+from tiles.raster import (
+    RASTER_QUERY,
+    RASTER_SPECS,
+    RasterTilerFactory,
+    gdal_environment,
+    raster_colormap,
+    raster_legend,
+    raster_rendering,
+)
+from tiles.settings import TilesSettings
+from tiles.vector import MVT_LAYER, vector_fields
+from tiles.wmts import WMTS_MEDIA_TYPE, capabilities
+
+__all__ = ["create_app"]
+
+_KODE_RE = re.compile(r"^(\d{10}|\d{2}\.\d{2}\.\d{2}\.\d{4})$")
+
+
+class _IdConvertor(Convertor[str]):
+    """Path convertor matching one family of layer ids, so each family has its own routes."""
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class _RasterId(_IdConvertor):
+    regex = r"raster\.[a-z0-9_]{1,64}"
+
+
+class _VillageLayerId(_IdConvertor):
+    regex = r"(?:choropleth|bivariate|vector)\.[a-z0-9_.]{1,250}"
+
+
+def _register_convertors() -> None:
+    register_url_convertor("raster_layer", _RasterId())
+    register_url_convertor("village_layer", _VillageLayerId())
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _default_params(ctx: AppContext) -> ClassParams:
+    return ClassParams(ctx.settings.classification, ctx.settings.n_classes)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _tilejson_url(request: Request, layer: Layer, period: str) -> str:
+    return f"{_base(request)}/layers/{layer.id}/{period}/tilejson.json"
+
+
+def _bounds(cat: Catalogue, layer: Layer, period: str) -> tuple[float, ...]:
+    if layer.raster:
+        return cat.raster_bounds[(layer.raster, period)]
+    return layer.bounds
+
+
+def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any]:
+    """The JSON description of a layer, as listed by ``GET /layers``."""
+    ctx = app_context(request)
+    entry: dict[str, Any] = {
+        "id": layer.id,
+        "kind": layer.kind,
+        "title": layer.title,
+        "periods": list(layer.periods),
+        "formats": list(layer.formats),
+        "bounds": [float(b) for b in layer.bounds],
+    }
+    if layer.raster:
+        spec = RASTER_SPECS[layer.raster]
+        entry["range"] = list(spec.rescale[0] if spec.rescale else spec.valid_range)
+        entry["legend"] = raster_legend(spec)
+    elif layer.kind in ("choropleth", "bivariate"):
+        assert cat.villages is not None
+        if layer.column:
+            column = cat.villages.columns[layer.column]
+            if column.kind == "categorical":
+                entry["categories"] = list(column.categories)
+            else:
+                values = cat.villages.pooled(column)
+                entry["range"] = [float(values.min()), float(values.max())]
+                entry["breaks"] = list(cat.classes(layer, _default_params(ctx)).breaks)
+        else:
+            entry["x"], entry["y"] = layer.x, layer.y
+        entry["legend"] = choropleth.layer_legend(cat, layer, _default_params(ctx), layer.periods)
+    else:
+        entry["legend"] = []
+    entry["tilejson"] = _tilejson_url(request, layer, layer.periods[-1])
+    entry["tilejsons"] = {p: _tilejson_url(request, layer, p) for p in layer.periods}
+    return entry
+
+
+def _center(bounds: tuple[float, ...], min_zoom: int, max_zoom: int) -> tuple[float, float, int]:
+    width = max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1e-6)
+    zoom = int(math.floor(math.log2(360 / width)))
+    zoom = min(max(zoom, min_zoom), max_zoom)
+    return ((bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, zoom)
+
+
+# --------------------------------------------------------------------------- routes
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["service"])
+def healthz(request: Request) -> dict[str, Any]:
+    """Liveness: the products directory can be scanned."""
+    cat = catalogue(request)
+    return {
+        "status": "ok",
+        "version": cat.version,
+        "periods": list(cat.periods),
+        "layers": len(cat.layers),
+    }
+
+
+@router.get("/layers", tags=["layers"])
+def list_layers(request: Request) -> list[dict[str, Any]]:
+    """Every layer of the products, with periods, range or categories, legend and TileJSON."""
+    check_query(request, ())
+    cat = catalogue(request)
+    return [layer_entry(request, cat, layer) for layer in cat.layers.values()]
+
+
+@router.get("/layers/{layer_id}", tags=["layers"])
+def get_layer(request: Request, layer_id: Annotated[str, Path(max_length=250)]) -> dict[str, Any]:
+    """One layer (also any ``bivariate.<x>__<y>`` of two numeric columns)."""
+    check_query(request, ())
+    cat = catalogue(request)
+    return layer_entry(request, cat, cat.layer(layer_id))
+
+
+@router.get("/bivariate", tags=["layers"])
+def bivariate(
+    request: Request,
+    x: Annotated[
+        str, Query(max_length=120, description="numeric column id, e.g. built_up_fraction_change")
+    ],
+    y: Annotated[
+        str, Query(max_length=120, description="numeric column id, e.g. poverty.p0_persen_2021")
+    ],
+) -> dict[str, Any]:
+    """The bivariate layer of two numeric columns (ids as in ``GET /layers``)."""
+    check_query(request, ("x", "y"))
+    cat = catalogue(request)
+    columns = cat.villages.columns if cat.villages is not None else {}
+    for name, value in (("x", x), ("y", y)):
+        if value not in columns or columns[value].kind != "numeric":
+            raise InvalidParameter(f"{name}: not a numeric column; see GET /layers", parameter=name)
+    if x == y:
+        raise InvalidParameter("y: must differ from x", parameter="y")
+    return layer_entry(request, cat, cat.layer(f"bivariate.{x}__{y}"))
+
+
+@router.get(
+    "/layers/{layer_id}/{period}/tilejson.json",
+    response_model=TileJSON,
+    response_model_exclude_none=True,
+    tags=["layers"],
+)
+def tilejson(
+    request: Request,
+    layer_id: Annotated[str, Path(max_length=250)],
+    period: Annotated[str, Path(max_length=16)],
+    tile_format: Annotated[str | None, Query(max_length=8, description="png or pbf")] = None,
+    tilesize: Annotated[int | None, Query()] = None,
+    colormap_name: Annotated[str | None, Query(max_length=64)] = None,
+    rescale: Annotated[list[str] | None, Query()] = None,
+    gamma: Annotated[float | None, Query()] = None,
+    classification: Annotated[str | None, Query(max_length=32)] = None,
+    n_classes: Annotated[int | None, Query()] = None,
+    breaks: Annotated[str | None, Query(max_length=400)] = None,
+    column: Annotated[str | None, Query(max_length=120)] = None,
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 of a layer in a period; its tile URLs carry the (validated) options."""
+    ctx = app_context(request)
+    cat = ctx.store.current()
+    layer = cat.layer(layer_id)
+    cat.require_period(layer, period)
+    fmt = tile_format or layer.formats[0]
+    if fmt not in layer.formats:
+        raise InvalidParameter(
+            f"tile_format: this layer serves {' or '.join(layer.formats)}", parameter="tile_format"
+        )
+    if layer.raster:
+        check_query(request, (RASTER_QUERY - {"v"}) | {"tile_format"})
+        spec = RASTER_SPECS[layer.raster]
+        raster_colormap(spec, colormap_name)
+        raster_rendering(spec, rescale, gamma)
+    else:
+        allowed = choropleth.village_query(layer, fmt) - {"v"}
+        check_query(request, allowed | {"tile_format"})
+        class_params(request, classification, n_classes, breaks)
+        villages = cat.villages
+        if column is not None and (villages is None or column not in villages.columns):
+            raise InvalidParameter("column: no such column; see GET /layers", parameter="column")
+    if fmt == "png":
+        tilesize_value(ctx.settings, tilesize)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "tile_format"]
+    query.append(("v", cat.version))
+    tiles = f"{_base(request)}/layers/{layer.id}/{period}/tiles/{{z}}/{{x}}/{{y}}.{fmt}"
+    bounds = _bounds(cat, layer, period)
+    settings = ctx.settings
+    body: dict[str, Any] = {
+        "tilejson": "3.0.0",
+        "name": f"{layer.title} ({period})",
+        "description": f"Pantau layer {layer.id}, period {period}",
+        "version": cat.version,
+        "attribution": settings.attribution,
+        "scheme": "xyz",
+        "tiles": [f"{tiles}?{urlencode(query)}"],
+        "minzoom": settings.min_zoom,
+        "maxzoom": settings.max_zoom,
+        "bounds": list(bounds),
+        "center": _center(bounds, settings.min_zoom, settings.max_zoom),
+    }
+    if fmt == "pbf":
+        value_kind = None
+        if layer.column or column:
+            assert cat.villages is not None
+            value_kind = cat.villages.columns[layer.column or column or ""].kind
+        body["vector_layers"] = [
+            {
+                "id": MVT_LAYER,
+                "fields": vector_fields(value_kind=value_kind, classes=layer.kind != "vector"),
+                "minzoom": settings.min_zoom,
+                "maxzoom": settings.max_zoom,
+            }
+        ]
+    return body
+
+
+@router.get("/wmts/WMTSCapabilities.xml", tags=["service"], response_class=Response)
+def wmts(request: Request) -> Response:
+    """OGC WMTS 1.0.0 capabilities listing every PNG layer in every period."""
+    ctx = app_context(request)
+    cat = ctx.store.current()
+    layers = [
+        (layer, period, _bounds(cat, layer, period))
+        for layer in cat.layers.values()
+        if "png" in layer.formats
+        for period in layer.periods
+    ]
+    body = capabilities(
+        _base(request),
+        layers,
+        min_zoom=ctx.settings.min_zoom,
+        max_zoom=ctx.settings.max_zoom,
+        attribution=ctx.settings.attribution,
+    )
+    return Response(body, media_type=WMTS_MEDIA_TYPE)
+
+
+@router.get("/villages/{kode}", tags=["villages"])
+def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict[str, Any]:
+    """One village: name, statistics for every period, every joined indicator."""
+    if not _KODE_RE.match(kode):
+        raise InvalidParameter(
+            "kode: expected a 10-digit Kemendagri village code such as 3471011001",
+            parameter="kode",
+        )
+    check_query(request, ())
+    cat = catalogue(request)
+    if cat.villages is None:
+        raise VillageNotFound("kode: no village table in the products", parameter="kode")
+    return cat.villages.village(kode.replace(".", ""))
+
+
+# --------------------------------------------------------------------------- factory
+
+
+def create_app(settings: TilesSettings | None = None) -> FastAPI:
+    """Build the tile server for ``settings.products_dir`` (settings from env when None)."""
+    settings = settings or TilesSettings()  # type: ignore[call-arg]
+    if not settings.products_dir.is_dir():
+        raise ProductsUnavailable(f"products directory not found: {settings.products_dir}")
+    _register_convertors()
+    gdal_env = gdal_environment()
+    store = ProductsStore(
+        settings.products_dir, rescan_interval=settings.rescan_interval, gdal_env=gdal_env
+    )
+    store.current()  # scan once now, so a broken directory fails at start-up
+    cache = build_cache(settings.cache_size, settings.cache_url, settings.cache_ttl)
+
+    app = FastAPI(
+        title="Pantau tiles",
+        description="Village-level indicators from Sentinel-2 as map tiles (TileJSON, WMTS, MVT).",
+        version="0.1.0",
+    )
+    app.state.pantau = AppContext(settings=settings, store=store, cache=cache, gdal_env=gdal_env)
+    register_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Cache"],
+        )
+
+    raster_prefix = "/layers/{layer_id:raster_layer}/{period}"
+    raster = RasterTilerFactory(router_prefix=raster_prefix, name="raster")
+    app.include_router(raster.router, prefix=raster_prefix, tags=["raster"])
+    app.include_router(
+        choropleth.router, prefix="/layers/{layer_id:village_layer}/{period}", tags=["villages"]
+    )
+    app.include_router(router)
+
+    if importlib.util.find_spec("tiles.webmap") is not None:
+        importlib.import_module("tiles.webmap").register(app, settings)
+    return app

@@ -1,0 +1,265 @@
+"""Village layers: choropleth and bivariate PNG tiles, their MVT twins, and their legends.
+
+A PNG tile rasterizes the villages intersecting the tile (polygons simplified for the zoom
+band, in web mercator) with their class code, then looks the codes up in the legend's
+colours; villages without a value are grey with darker hatching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import morecantile
+import numpy as np
+import shapely
+from fastapi import APIRouter, Depends, Path, Query
+from rasterio.features import rasterize
+from rasterio.transform import Affine
+from rio_tiler.utils import render
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tiles.cache import CachedTile, cached_response, tile_key
+from tiles.dependencies import (
+    CLASS_QUERY,
+    app_context,
+    catalogue,
+    check_query,
+    check_tile,
+    class_params,
+    tilesize_value,
+)
+from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
+from tiles.legend import HATCH_COLOR, NO_DATA_COLOR, Classes, ClassParams, hex_to_rgba
+from tiles.products import Catalogue, Layer, ZoomGeometry
+from tiles.vector import MVT_MEDIA_TYPE, render_mvt
+
+__all__ = [
+    "VILLAGE_KINDS",
+    "OUTLINE_ZOOM",
+    "tile_bounds",
+    "render_png",
+    "village_query",
+    "layer_legend",
+    "router",
+]
+
+VILLAGE_KINDS = ("choropleth", "bivariate", "vector")
+#: From this zoom, village borders are drawn on PNG tiles.
+OUTLINE_ZOOM = 12
+_NO_DATA_CODE = 255
+_WMQ = morecantile.tms.get("WebMercatorQuad")
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Web-mercator bounds of a WebMercatorQuad tile."""
+    b = _WMQ.xy_bounds(morecantile.Tile(x, y, z))
+    return (b.left, b.bottom, b.right, b.top)
+
+
+def _lookup(colors: Sequence[str]) -> np.ndarray:
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    for i, color in enumerate(colors):
+        lut[i + 1] = hex_to_rgba(color)
+    lut[_NO_DATA_CODE] = hex_to_rgba(NO_DATA_COLOR)
+    return lut
+
+
+def render_png(
+    geometry: ZoomGeometry,
+    indices: np.ndarray,
+    codes: np.ndarray,
+    colors: Sequence[str],
+    bounds: tuple[float, float, float, float],
+    *,
+    tilesize: int,
+    outline: bool,
+) -> bytes | None:
+    """RGBA PNG of the villages ``indices`` coloured by class, or None when nothing shows."""
+    west, south, east, north = bounds
+    transform = Affine((east - west) / tilesize, 0.0, west, 0.0, (south - north) / tilesize, north)
+    values = np.where(codes[indices] == 0, _NO_DATA_CODE, codes[indices]).astype(int)
+    shapes = zip(geometry.geoms[indices], values.tolist(), strict=True)
+    raster = rasterize(
+        shapes, out_shape=(tilesize, tilesize), transform=transform, fill=0, dtype="uint8"
+    )
+    if not raster.any():
+        return None
+    rgba = _lookup(colors)[raster]
+    no_data = raster == _NO_DATA_CODE
+    if no_data.any():
+        rows, cols = np.indices(raster.shape)
+        rgba[no_data & ((rows + cols) % 6 == 0)] = hex_to_rgba(HATCH_COLOR)
+    if outline:
+        lines = rasterize(
+            ((shapely.boundary(g), 1) for g in geometry.geoms[indices]),
+            out_shape=raster.shape, transform=transform, fill=0, dtype="uint8",
+        )  # fmt: skip
+        edge = (lines == 1) & (raster > 0)
+        rgba[edge, :3] = (rgba[edge, :3] * 0.55).astype(np.uint8)
+        rgba[edge, 3] = 255
+    bands = np.moveaxis(rgba, -1, 0)
+    return render(np.ascontiguousarray(bands[:3]), mask=bands[3], img_format="PNG")
+
+
+def village_query(layer: Layer, fmt: str) -> frozenset[str]:
+    """Query parameters a village tile takes."""
+    allowed = {"v"}
+    if fmt == "png":
+        allowed.add("tilesize")
+    if layer.kind == "choropleth":
+        allowed |= CLASS_QUERY
+    if layer.kind == "vector":
+        allowed.add("column")
+    return frozenset(allowed)
+
+
+def legend_entries(
+    cat: Catalogue, layer: Layer, classes: Classes, periods: Sequence[str]
+) -> list[dict]:
+    """Legend entries with a village count per period (``counts``) or one (``count``)."""
+    entries = classes.legend()
+    for period in periods:
+        counted = classes.legend(cat.codes(layer, period, classes))
+        for entry, c in zip(entries, counted, strict=True):
+            if len(periods) == 1:
+                entry["count"] = c["count"]
+            else:
+                entry.setdefault("counts", {})[period] = c["count"]
+    return entries
+
+
+def layer_legend(
+    cat: Catalogue, layer: Layer, params: ClassParams, periods: Sequence[str]
+) -> list[dict] | dict:
+    """The legend of a village layer: a list, or a 3x3 grid for a bivariate layer."""
+    if layer.kind == "vector":
+        return []
+    classes = cat.classes(layer, params)
+    entries = legend_entries(cat, layer, classes, periods)
+    if layer.kind != "bivariate":
+        return entries
+    assert cat.villages is not None and layer.x and layer.y
+    cols = cat.villages.columns
+    return {
+        "x": {"column": layer.x, "title": cols[layer.x].title, "breaks": list(classes.x_breaks)},
+        "y": {"column": layer.y, "title": cols[layer.y].title, "breaks": list(classes.y_breaks)},
+        "cells": [entries[row * 3 : row * 3 + 3] for row in range(3)],
+        "no_data": entries[9],
+    }
+
+
+# --------------------------------------------------------------------------- endpoints
+
+router = APIRouter()
+
+LayerId = Annotated[str, Path(description="choropleth.*, bivariate.* or vector.villages")]
+Period = Annotated[str, Path(description="period label, e.g. 2024 or 2024-Q1")]
+
+
+def village_layer(request: Request, layer_id: LayerId, period: Period) -> tuple[Catalogue, Layer]:
+    """The catalogue and the village layer named in the path, for a period it has."""
+    cat = catalogue(request)
+    layer = cat.layer(layer_id)
+    if layer.kind not in VILLAGE_KINDS or cat.villages is None:
+        raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
+    cat.require_period(layer, period)
+    return cat, layer
+
+
+@router.get(
+    "/tiles/{z}/{x}/{y}.{format}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}, MVT_MEDIA_TYPE: {}}, "description": "a tile"},
+        204: {"description": "no village in this tile"},
+    },
+    operation_id="getVillageTile",
+)
+def village_tile(
+    request: Request,
+    z: Annotated[int, Path(description="zoom level")],
+    x: Annotated[int, Path(description="tile column")],
+    y: Annotated[int, Path(description="tile row")],
+    format: Annotated[str, Path(description="png or pbf")],
+    resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],
+    params: Annotated[ClassParams, Depends(class_params)],
+    tilesize: Annotated[int | None, Query(description="tile size in pixels (png)")] = None,
+    column: Annotated[
+        str | None, Query(max_length=120, description="column id for vector.villages")
+    ] = None,
+    v: Annotated[str | None, Query(max_length=64, description="products version")] = None,
+) -> Response:
+    """A choropleth/bivariate PNG or an MVT of the villages (204 where there are none)."""
+    ctx = app_context(request)
+    cat, layer = resolved
+    period = request.path_params["period"]
+    if format not in layer.formats:
+        raise TileNotFound(
+            f"format: this layer serves {' or '.join(layer.formats)}", parameter="format"
+        )
+    check_query(request, village_query(layer, format))
+    check_tile(ctx.settings, z, x, y)
+    size = tilesize_value(ctx.settings, tilesize) if format == "png" else 0
+    villages = cat.villages
+    assert villages is not None
+    value_column = None
+    if layer.kind == "vector" and column is not None:
+        if column not in villages.columns:
+            raise InvalidParameter("column: no such column; see GET /layers", parameter="column")
+        value_column = villages.columns[column]
+    elif layer.column:
+        value_column = villages.columns[layer.column]
+    key = tile_key(
+        layer=layer.id, period=period, z=z, x=x, y=y, fmt=format,
+        params={"tilesize": size, "classes": params, "column": column},
+        version=cat.version,
+    )  # fmt: skip
+
+    def draw() -> CachedTile:
+        geometry = villages.geometry_for_zoom(z)
+        bounds = tile_bounds(z, x, y)
+        classes = cat.classes(layer, params) if layer.kind != "vector" else None
+        codes = cat.codes(layer, period, classes) if classes else None
+        if format == "png":
+            assert classes is not None and codes is not None
+            indices = geometry.query(bounds)
+            body = render_png(
+                geometry, indices, codes, classes.colors, bounds,
+                tilesize=size, outline=z >= OUTLINE_ZOOM,
+            ) if indices.size else None  # fmt: skip
+            return CachedTile(200, "image/png", body) if body else CachedTile(204, "", b"")
+        pad = (bounds[2] - bounds[0]) / 64
+        indices = geometry.query(
+            (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+        )
+        values = villages.values(value_column, period).to_numpy() if value_column else None
+        body = render_mvt(
+            geometry.geoms, indices, bounds,
+            kodes=villages.kodes, names=villages.names.to_numpy(), values=values, codes=codes,
+            colors=classes.colors if classes else (), no_data_color=NO_DATA_COLOR,
+        ) if indices.size else None  # fmt: skip
+        return CachedTile(200, MVT_MEDIA_TYPE, body) if body else CachedTile(204, "", b"")
+
+    return cached_response(ctx.cache, key, draw, fresh=v == cat.version)
+
+
+@router.get("/legend.json", operation_id="getVillageLegend")
+def village_legend(
+    request: Request,
+    resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],
+    params: Annotated[ClassParams, Depends(class_params)],
+) -> dict:
+    """Legend of a village layer in one period, with the number of villages per class."""
+    cat, layer = resolved
+    check_query(request, village_query(layer, "pbf") - {"v", "column"})
+    period = request.path_params["period"]
+    body: dict = {"id": layer.id, "period": period}
+    if layer.kind == "choropleth":
+        classes = cat.classes(layer, params)
+        body["kind"] = classes.kind
+        if classes.kind == "numeric":
+            body["breaks"] = list(classes.breaks)
+    body["legend"] = layer_legend(cat, layer, params, [period])
+    return body

@@ -1,0 +1,152 @@
+"""Errors of the tile server, and the one place that turns exceptions into HTTP answers.
+
+Endpoints do not try/except: they raise one of the small classes below (or a library raises),
+and :data:`STATUS_CODES` maps the class to a status code. Bodies are JSON ``{"detail": ...}``
+(plus ``"parameter"`` when one request parameter was wrong). They describe the request, never
+a filesystem path, a GDAL message or a traceback: library exceptions get a fixed message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from rasterio.errors import RasterioError
+from rio_tiler.errors import RioTilerError, TileOutsideBounds
+from starlette import status
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from geo.errors import GeoError, InvalidCodeError, PantauError
+
+__all__ = [
+    "TilesError",
+    "InvalidParameter",
+    "LayerNotFound",
+    "PeriodNotFound",
+    "VillageNotFound",
+    "TileNotFound",
+    "EmptyTile",
+    "ProductsUnavailable",
+    "STATUS_CODES",
+    "register_error_handlers",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class TilesError(PantauError):
+    """Base of the tile server's errors."""
+
+    parameter: str | None = None
+
+    def __init__(self, message: str = "", *, parameter: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+        self.parameter = parameter
+
+
+class InvalidParameter(TilesError):
+    """A query or path parameter is malformed, unknown or outside its allowed range."""
+
+
+class LayerNotFound(TilesError):
+    """No layer has this id."""
+
+
+class PeriodNotFound(TilesError):
+    """The layer has no data for this period."""
+
+
+class VillageNotFound(TilesError):
+    """No village has this code in the products."""
+
+
+class TileNotFound(TilesError):
+    """The tile is not on the tile grid or outside the served zoom range."""
+
+
+class EmptyTile(TilesError):
+    """The tile is on the grid but holds no data."""
+
+
+class ProductsUnavailable(TilesError):
+    """The products directory is missing or cannot be read."""
+
+
+#: Exception class -> HTTP status. Looked up along the exception's MRO (most specific first).
+STATUS_CODES: dict[type[Exception], int] = {
+    InvalidParameter: status.HTTP_400_BAD_REQUEST,
+    InvalidCodeError: status.HTTP_400_BAD_REQUEST,
+    LayerNotFound: status.HTTP_404_NOT_FOUND,
+    PeriodNotFound: status.HTTP_404_NOT_FOUND,
+    VillageNotFound: status.HTTP_404_NOT_FOUND,
+    TileNotFound: status.HTTP_404_NOT_FOUND,
+    EmptyTile: status.HTTP_204_NO_CONTENT,
+    TileOutsideBounds: status.HTTP_204_NO_CONTENT,
+    ProductsUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    TilesError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    GeoError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    RioTilerError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    RasterioError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    Exception: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+
+#: Messages of our own classes are written for clients; only these are shown.
+_CLIENT_SAFE = (TilesError, InvalidCodeError)
+_GENERIC = {
+    status.HTTP_404_NOT_FOUND: "not found",
+    status.HTTP_500_INTERNAL_SERVER_ERROR: "internal server error",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "products are not available",
+}
+
+
+def _error_body(exc: BaseException, code: int) -> dict[str, str]:
+    if isinstance(exc, _CLIENT_SAFE) and code < 500:
+        body = {"detail": str(exc)}
+        parameter = getattr(exc, "parameter", None)
+        if parameter:
+            body["parameter"] = parameter
+        return body
+    return {"detail": _GENERIC.get(code, "request failed")}
+
+
+def _handle(request: Request, exc: Exception) -> Response:
+    matched = next(cls for cls in type(exc).__mro__ if cls in STATUS_CODES)
+    code = STATUS_CODES[matched]
+    if code == status.HTTP_204_NO_CONTENT:
+        return Response(status_code=code)
+    # The catch-all runs in Starlette's ServerErrorMiddleware, which re-raises and logs.
+    if code >= 500 and matched is not Exception:
+        logger.error("%s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+    return JSONResponse(_error_body(exc, code), status_code=code)
+
+
+def _handle_validation(request: Request, exc: Exception) -> Response:
+    # FastAPI's default body echoes the input and pydantic internals; keep location and reason.
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    first = errors[0] if errors else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("path", "query", "body")]
+    parameter = loc[0] if loc else "request"
+    reason = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return JSONResponse(
+        {"detail": f"invalid {parameter}: {reason}"[:300], "parameter": parameter},
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
+def _handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == status.HTTP_204_NO_CONTENT:
+        return Response(status_code=exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Register the handlers once on the app: one per class in :data:`STATUS_CODES`."""
+    for exc_class in STATUS_CODES:
+        app.add_exception_handler(exc_class, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)

@@ -1,0 +1,81 @@
+"""Settings of the tile server, read from ``PANTAU_TILES_*`` environment variables.
+
+Settings are an object passed down (``create_app(settings)``), never read at import time.
+Every field is listed in the README settings table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["MAX_CLASSES", "TilesSettings"]
+
+#: Hard cap on the number of classes of a choropleth (and so on the length of ``breaks``).
+MAX_CLASSES = 9
+
+
+class TilesSettings(BaseSettings):
+    """Configuration of ``tiles.app:create_app`` (env prefix ``PANTAU_TILES_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PANTAU_TILES_", extra="ignore")
+
+    products_dir: Path = Field(description="products directory written by `pantau run`")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="origins allowed by CORS, comma-separated in the environment; none by default",
+    )
+    cache_size: int = Field(
+        default=2048, ge=0, le=1_000_000, description="tiles kept in memory (LRU)"
+    )
+    cache_url: str | None = Field(
+        default=None,
+        description="redis://... shared tile cache (only used when `redis` is installed)",
+    )
+    cache_ttl: int = Field(
+        default=86_400, ge=1, description="seconds a tile lives in the Redis cache"
+    )
+    max_tile_size: int = Field(
+        default=512, ge=64, le=1024, description="largest `tilesize` accepted"
+    )
+    min_zoom: int = Field(default=0, ge=0, le=24, description="smallest zoom level served")
+    max_zoom: int = Field(default=18, ge=0, le=24, description="largest zoom level served")
+    classification: Literal["quantile", "equal_interval"] = Field(
+        default="quantile", description="default classification of numeric choropleths"
+    )
+    n_classes: int = Field(
+        default=5, ge=2, le=MAX_CLASSES, description="default number of choropleth classes (cap 9)"
+    )
+    rescan_interval: float = Field(
+        default=2.0,
+        ge=0,
+        description="seconds between checks of the products directory for changes",
+    )
+    attribution: str = Field(
+        "Contains modified Copernicus Sentinel data; boundaries Kemendagri",
+        max_length=300,
+        description="attribution shown in TileJSON and WMTS",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _redis_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("cache_url must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @model_validator(mode="after")
+    def _zoom_order(self) -> TilesSettings:
+        if self.min_zoom > self.max_zoom:
+            raise ValueError("min_zoom must not exceed max_zoom")
+        return self
