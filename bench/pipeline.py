@@ -26,8 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STATS = {"mean": "mean", "median": "median", "std": "stdev", "p10": "quantile(q=0.1)",
-         "p90": "quantile(q=0.9)"}
+STATS = {
+    "mean": "mean",
+    "median": "median",
+    "std": "stdev",
+    "p10": "quantile(q=0.1)",
+    "p90": "quantile(q=0.9)",
+}
 START, END = "2021-01-01", "2022-12-31"
 MAX_CLOUD = 60.0
 
@@ -41,8 +46,15 @@ def prepare(workdir: Path, n_villages: int, size_km: float, scenes_per_year: int
         simulate_villages(n=n_villages, seed=7, size_km=size_km).to_parquet(villages_path)
     import geopandas as gpd
 
-    simulate_scenes(gpd.read_parquet(villages_path), workdir, start=START, end=END,
-                    scenes_per_year=scenes_per_year, seed=7, progress=True)
+    simulate_scenes(
+        gpd.read_parquet(villages_path),
+        workdir,
+        start=START,
+        end=END,
+        scenes_per_year=scenes_per_year,
+        seed=7,
+        progress=True,
+    )
 
 
 def run_pantau(workdir: Path) -> None:
@@ -50,8 +62,17 @@ def run_pantau(workdir: Path) -> None:
     from workflows.run import RunConfig, run
 
     out = workdir / "pantau"
-    run(RunConfig(stac=str(workdir / "scenes"), boundaries=workdir / "villages_input.parquet",
-                  out=out, start=START, end=END, max_cloud=MAX_CLOUD, progress=False))
+    run(
+        RunConfig(
+            stac=str(workdir / "scenes"),
+            boundaries=workdir / "villages_input.parquet",
+            out=out,
+            start=START,
+            end=END,
+            max_cloud=MAX_CLOUD,
+            progress=False,
+        )
+    )
 
 
 def run_analyst(workdir: Path) -> None:
@@ -65,37 +86,61 @@ def run_analyst(workdir: Path) -> None:
 
     quality = json.loads((workdir / "pantau" / "quality.json").read_text())
     used = {s["id"] for p in quality["periods"] for s in p["scenes"]} - set(
-        quality["scenes_excluded"])
+        quality["scenes_excluded"]
+    )
     catalog = pystac.Catalog.from_file(str(workdir / "scenes" / "catalog.json"))
     items = [i for i in catalog.get_items(recursive=True) if i.id in used]
     villages = gpd.read_parquet(workdir / "villages_input.parquet")
     crs = villages.estimate_utm_crs()
     bands = ["blue", "green", "red", "nir", "swir16", "scl"]
     x0, y0, x1, y1 = villages.to_crs(crs).total_bounds
-    ds = odc.stac.load(items, bands=bands, crs=f"EPSG:{crs.to_epsg()}", resolution=10,
-                       x=(x0, x1), y=(y0, y1), chunks={"x": 2048, "y": 2048},
-                       groupby="solar_day", resampling="nearest")
+    ds = odc.stac.load(
+        items,
+        bands=bands,
+        crs=f"EPSG:{crs.to_epsg()}",
+        resolution=10,
+        x=(x0, x1),
+        y=(y0, y1),
+        chunks={"x": 2048, "y": 2048},
+        groupby="solar_day",
+        resampling="nearest",
+    )
+
     # per-scene offset: Earth Search l2a says whether it already removed the +1000 DN
     def offset(item: pystac.Item) -> float:
         new = float(item.properties.get("s2:processing_baseline", "0")) >= 4.0
         applied = item.properties.get("earthsearch:boa_offset_applied", False)
         return -0.1 if new and not applied else 0.0
+
     by_day = {np.datetime64(i.datetime.replace(tzinfo=None), "D"): offset(i) for i in items}
-    offs = xr.DataArray([by_day[np.datetime64(t, "D")] for t in ds.time.values], dims="time",
-                        coords={"time": ds.time})
+    offs = xr.DataArray(
+        [by_day[np.datetime64(t, "D")] for t in ds.time.values],
+        dims="time",
+        coords={"time": ds.time},
+    )
     clear = ds.scl.isin([2, 4, 5, 6, 7])
-    refl = {b: (ds[b].where(clear & (ds[b] != 0)) * 1e-4 + offs).astype("float32")
-            for b in bands[:-1]}
+    refl = {
+        b: (ds[b].where(clear & (ds[b] != 0)) * 1e-4 + offs).astype("float32") for b in bands[:-1]
+    }
     count = clear.groupby("time.year").sum("time")
     med = {b: v.groupby("time.year").median("time") for b, v in refl.items()}
     nd = lambda a, b: (a - b) / (a + b)  # noqa: E731
-    idx = {"ndvi": nd(med["nir"], med["red"]), "ndbi": nd(med["swir16"], med["nir"]),
-           "mndwi": nd(med["green"], med["swir16"]),
-           "bsi": nd(med["swir16"] + med["red"], med["nir"] + med["blue"])}
-    built = ((idx["ndbi"] > 0) & (idx["ndvi"] < 0.2) & (idx["mndwi"] < 0) & (idx["bsi"] < 0.2))
+    idx = {
+        "ndvi": nd(med["nir"], med["red"]),
+        "ndbi": nd(med["swir16"], med["nir"]),
+        "mndwi": nd(med["green"], med["swir16"]),
+        "bsi": nd(med["swir16"] + med["red"], med["nir"] + med["blue"]),
+    }
+    built = (idx["ndbi"] > 0) & (idx["ndvi"] < 0.2) & (idx["mndwi"] < 0) & (idx["bsi"] < 0.2)
     built = built.astype("float32").where(count > 0)
-    out = xr.Dataset({**idx, "built": built, "count": count.astype("float32"),
-                      "valid": (count > 0).astype("float32")}).compute()
+    out = xr.Dataset(
+        {
+            **idx,
+            "built": built,
+            "count": count.astype("float32"),
+            "valid": (count > 0).astype("float32"),
+        }
+    ).compute()
     tif = workdir / "analyst"
     tif.mkdir(exist_ok=True)
     rows = []
@@ -104,12 +149,16 @@ def run_analyst(workdir: Path) -> None:
         for name in ["ndvi", "ndbi", "mndwi", "bsi"]:
             path = tif / f"{name}_{year}.tif"
             out[name].sel(year=year).rio.write_nodata(np.nan).rio.to_raster(path)
-            r = exact_extract(str(path), villages.to_crs(crs), list(STATS.values()),
-                              output="pandas")
+            r = exact_extract(
+                str(path), villages.to_crs(crs), list(STATS.values()), output="pandas"
+            )
             for ours, col in zip(STATS, r.columns, strict=True):
                 frame[f"{name}_{ours}"] = r[col].to_numpy()
-        for name, op, col in [("built", "mean", "built_up_fraction"),
-                              ("valid", "mean", "valid_fraction"), ("count", "median", "n_obs")]:
+        for name, op, col in [
+            ("built", "mean", "built_up_fraction"),
+            ("valid", "mean", "valid_fraction"),
+            ("count", "median", "n_obs"),
+        ]:
             path = tif / f"{name}_{year}.tif"
             out[name].sel(year=year).rio.write_nodata(np.nan).rio.to_raster(path)
             r = exact_extract(str(path), villages.to_crs(crs), [op], output="pandas")
@@ -121,8 +170,9 @@ def run_analyst(workdir: Path) -> None:
 def _child(role: str, workdir: Path) -> tuple[float, float]:
     """Run one side in a fresh process: wall time, and its own peak RSS (MB)."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--role", role, "--workdir", str(workdir)],
-                   check=True)
+    subprocess.run(
+        [sys.executable, __file__, "--role", role, "--workdir", str(workdir)], check=True
+    )
     seconds = time.perf_counter() - t0
     peak = json.loads((workdir / f"{role}.peak.json").read_text())
     return seconds, peak["max_rss_mb"]
@@ -155,9 +205,23 @@ def main() -> int:
         _record_peak(args.workdir, "analyst")
         return 0
 
-    subprocess.run([sys.executable, __file__, "--role", "prepare", "--workdir", str(args.workdir),
-                    "--villages", str(args.villages), "--size-km", str(args.size_km),
-                    "--scenes-per-year", str(args.scenes_per_year)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--role",
+            "prepare",
+            "--workdir",
+            str(args.workdir),
+            "--villages",
+            str(args.villages),
+            "--size-km",
+            str(args.size_km),
+            "--scenes-per-year",
+            str(args.scenes_per_year),
+        ],
+        check=True,
+    )
     import shutil
 
     shutil.rmtree(args.workdir / "pantau", ignore_errors=True)
@@ -173,14 +237,18 @@ def main() -> int:
 
     with rasterio.open(next((args.workdir / "pantau" / "composites").glob("*/ndvi.tif"))) as ds:
         shape = ds.shape
-    print(f"grid {shape[1]} x {shape[0]} px, {len(ours) // max(1, ours['period'].nunique())} "
-          f"villages, {ours['period'].nunique()} periods")
+    print(
+        f"grid {shape[1]} x {shape[0]} px, {len(ours) // max(1, ours['period'].nunique())} "
+        f"villages, {ours['period'].nunique()} periods"
+    )
     print(f"pantau run : {pantau_s:8.1f} s   peak RSS {pantau_mb:8.0f} MB")
     print(f"analyst    : {analyst_s:8.1f} s   peak RSS {analyst_mb:8.0f} MB")
     print(f"ratio analyst/pantau: {analyst_s / pantau_s:.2f}x")
     worst = max(diffs, key=diffs.get)
-    print(f"largest statistic difference: {diffs[worst]:.2e} ({worst}); "
-          f"NaN mismatches: {nan_mismatch}; rows compared: {len(m)}")
+    print(
+        f"largest statistic difference: {diffs[worst]:.2e} ({worst}); "
+        f"NaN mismatches: {nan_mismatch}; rows compared: {len(m)}"
+    )
     return 0 if max(diffs.values()) < 1e-4 and nan_mismatch == 0 else 1
 
 

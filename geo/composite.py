@@ -72,7 +72,9 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
     return out
 
 
-def median_composite(stack: Any, scale: np.ndarray, offset: np.ndarray, *, chunk: int = 1024) -> Any:
+def median_composite(
+    stack: Any, scale: np.ndarray, offset: np.ndarray, *, chunk: int = 1024
+) -> Any:
     """Lazy median composite of a dask ``(band, time, y, x)`` DN stack (last band SCL)."""
     import dask.array as da
 

@@ -162,36 +162,46 @@ def weighted_quantiles(
     out = np.full((len(quantiles), n_groups), np.nan)
     if values.size == 0:
         return out
-    key = (group.astype(np.uint64) << np.uint64(32)) | _sortable(values).astype(np.uint64)
+    key = group.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= _sortable(values)
     order = np.argsort(key)
     key = key[order]
     w = weights[order].astype(np.float64)
+    del order
     first = np.empty(key.size, dtype=bool)
     first[0] = True
     np.not_equal(key[1:], key[:-1], out=first[1:])
-    uid = np.cumsum(first) - 1
-    w = np.bincount(uid, w)
-    key = key[first]
-    del first, uid, order
-    g = (key >> np.uint64(32)).astype(np.int64)
+    if not first.all():  # merge equal values of a group, summing their weights
+        at = np.flatnonzero(first)
+        w = np.add.reduceat(w, at)
+        key = key[at]
+    del first
+    g = (key >> np.uint64(32)).astype(np.intp)
     x = _unsortable(key & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    del key
     n = np.bincount(g, minlength=n_groups)
-    start = np.zeros(n_groups, dtype=np.int64)
-    start[1:] = np.cumsum(n)[:-1]
-    local = np.arange(g.size) - start[g]
-    cum = np.cumsum(w)
-    before = cum - w  # weight of all earlier entries (all groups)
-    prev = before - before[np.minimum(start, g.size - 1)][g]  # earlier weight, same group
-    s = local * w + (n[g] - 1) * prev
+    start = np.zeros(n_groups, dtype=np.intp)
+    np.cumsum(n[:-1], out=start[1:])
+    gid = np.flatnonzero(n)
+    # position within the group, and the weight of the group's earlier values
+    local = np.arange(g.size, dtype=np.float64)
+    local -= np.repeat(start[gid], n[gid])
+    before = np.cumsum(w)
+    before -= w
+    before -= np.repeat(before[start[gid]], n[gid])
+    s = local * w
+    s += np.repeat((n[gid] - 1).astype(np.float64), n[gid]) * before
+    del local, before
     sum_w = np.bincount(g, w, minlength=n_groups)
     sn = sum_w * (n - 1)
-    has = n > 0
-    gid = np.nonzero(has)[0]
     # s is non-decreasing within a group; a per-group search via one global search over a
     # key that keeps groups apart: group*4 + s/sn lies in [4g, 4g+1].
+    sn_e = np.repeat(sn[gid], n[gid])
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(sn[g] > 0, s / sn[g], 0.0)
-    skey = g * 4.0 + t
+        skey = np.where(sn_e > 0, s / sn_e, 0.0)
+    skey += g * 4.0
+    del sn_e
     for qi, q in enumerate(quantiles):
         lookup = q * sn[gid]
         right = np.searchsorted(skey, gid * 4.0 + q, side="right")
@@ -241,9 +251,7 @@ def zonal_stats(
     return out
 
 
-def _batches(
-    village: np.ndarray, n: int, max_entries: int
-) -> list[tuple[int, int, int, int]]:
+def _batches(village: np.ndarray, n: int, max_entries: int) -> list[tuple[int, int, int, int]]:
     """(entry lo, entry hi, village lo, village hi) slices at village boundaries."""
     bounds = np.searchsorted(village, np.arange(n + 1))  # entries of village g: bounds[g:g+2]
     batches = []
@@ -260,20 +268,26 @@ def _batches(
 def _batch_stats(
     g: np.ndarray, v: np.ndarray, cov: np.ndarray, n: int, stats: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    ok = ~np.isnan(v) if np.issubdtype(v.dtype, np.floating) else np.ones(v.shape, bool)
-    if not ok.all():
-        g, v, cov = g[ok], v[ok], cov[ok]
+    g = g.astype(np.intp)  # bincount's index type: convert once, not per call
+    if np.issubdtype(v.dtype, np.floating):
+        ok = ~np.isnan(v)
+        if not ok.all():
+            g, v, cov = g[ok], v[ok], cov[ok]
     out: dict[str, np.ndarray] = {}
     c = cov.astype(np.float64)
-    x = v.astype(np.float64)
+    cx = v.astype(np.float64)
+    cx *= c
     sum_c = np.bincount(g, c, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(g, c * x, minlength=n) / sum_c
+        mean = np.bincount(g, cx, minlength=n) / sum_c
         if "mean" in stats:
             out["mean"] = mean
         if "std" in stats:
-            dev = x - mean[g]
-            out["std"] = np.sqrt(np.bincount(g, c * dev * dev, minlength=n) / sum_c)
+            dev = v.astype(np.float64)
+            dev -= mean[g]
+            dev *= dev
+            dev *= c
+            out["std"] = np.sqrt(np.bincount(g, dev, minlength=n) / sum_c)
     qnames = [s for s in stats if STATS[s] is not None]
     if qnames:
         qs = weighted_quantiles(g, v, cov, [STATS[s] for s in qnames], n)  # type: ignore[misc]

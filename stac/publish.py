@@ -112,10 +112,14 @@ def write_period_item(
         rel = os.path.relpath(asset.path, item_file.parent)
         item.add_asset(
             key,
-            pystac.Asset(href=rel, media_type=asset.media_type, title=asset.title, roles=asset.roles),
+            pystac.Asset(
+                href=rel, media_type=asset.media_type, title=asset.title, roles=asset.roles
+            ),
         )
     for src in sources:
-        link = pystac.Link("derived_from", src.get("href") or src["id"], media_type="application/json")
+        link = pystac.Link(
+            "derived_from", src.get("href") or src["id"], media_type="application/json"
+        )
         link.extra_fields["pantau:item_id"] = src["id"]
         if src.get("collection"):
             link.extra_fields["pantau:collection"] = src["collection"]
@@ -166,8 +170,11 @@ def _write_collection(catalog_dir: Path) -> None:
             {"rel": "root", "href": "./collection.json", "type": "application/json"},
             {"rel": "self", "href": "./collection.json", "type": "application/json"},
             *[
-                {"rel": "item", "href": f"./items/{i['properties']['pantau:period']}.json",
-                 "type": "application/geo+json"}
+                {
+                    "rel": "item",
+                    "href": f"./items/{i['properties']['pantau:period']}.json",
+                    "type": "application/geo+json",
+                }
                 for i in items
             ],
         ],

@@ -50,7 +50,7 @@ def dask_client(
             threads_per_worker=max(1, cores // workers),
             processes=True,
             memory_limit=memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",
         )
     else:
         cluster = LocalCluster(
@@ -58,7 +58,7 @@ def dask_client(
             threads_per_worker=cores,
             processes=False,
             memory_limit=memory_limit,
-            dashboard_address=None,
+            dashboard_address=":0",
         )
     client = Client(cluster)
     try:

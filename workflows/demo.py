@@ -62,7 +62,9 @@ class Recovery:
         return asdict(self)
 
 
-def demo(config: DemoConfig, *, settings: WorkflowSettings | None = None) -> tuple[RunResult, Recovery]:
+def demo(
+    config: DemoConfig, *, settings: WorkflowSettings | None = None
+) -> tuple[RunResult, Recovery]:
     """Simulate, run, write ``truth.parquet`` and ``demo_report.json``; return the recovery."""
     out = Path(config.out)
     villages = _villages(config, out)
@@ -113,7 +115,9 @@ def demo(config: DemoConfig, *, settings: WorkflowSettings | None = None) -> tup
 
 def recovery(stats: pd.DataFrame, truth: pd.DataFrame, *, min_change: float = 0.10) -> Recovery:
     """Built-up fraction error per village and period, and sign agreement of large changes."""
-    m = truth.merge(stats[["kode", "period", "built_up_fraction"]], on=["kode", "period"], how="left")
+    m = truth.merge(
+        stats[["kode", "period", "built_up_fraction"]], on=["kode", "period"], how="left"
+    )
     err = (m["built_up_fraction"] - m["built_up_fraction_true"]).abs()
     m = m.sort_values(["kode", "period"])
     m["true_change"] = m.groupby("kode")["built_up_fraction_true"].diff()
@@ -132,7 +136,9 @@ def recovery(stats: pd.DataFrame, truth: pd.DataFrame, *, min_change: float = 0.
 
 def _villages(config: DemoConfig, out: Path) -> VillageSet:
     if config.boundaries is not None:
-        return load_villages(config.boundaries, code_column=config.code_column, region=config.region)
+        return load_villages(
+            config.boundaries, code_column=config.code_column, region=config.region
+        )
     path = out / "simulated_villages.parquet"
     if not path.exists():
         gdf = simulate_villages(n=config.n_villages, seed=config.seed)

@@ -116,7 +116,10 @@ def run(
     max_cloud = settings.max_cloud if config.max_cloud is None else config.max_cloud
     area = villages.villages
     items = search_scenes(
-        source, bbox=tuple(area.total_bounds), start=config.start, end=config.end,
+        source,
+        bbox=tuple(area.total_bounds),
+        start=config.start,
+        end=config.end,
         max_cloud=max_cloud,
     )
     if not items:
@@ -150,7 +153,8 @@ def run(
     }
     fingerprints = {p: _fingerprint(base_params, by_period[p]) for p in periods}
     pending = [
-        p for p in periods
+        p
+        for p in periods
         if (read_period_item(catalog_dir, p) or {}).get("properties", {}).get("pantau:fingerprint")
         != fingerprints[p]
         or not (out / "stats" / f"{p}.parquet").exists()
@@ -160,19 +164,36 @@ def run(
         from workflows.cluster import dask_client
 
         weights = _coverage(utm_villages, geobox, out / ".cache" / f"coverage-{key}.npz")
-        ctx = _nullcontext(client) if client is not None else dask_client(
-            config.scheduler, workers=config.workers, memory_limit=settings.memory_limit
+        ctx = (
+            _nullcontext(client)
+            if client is not None
+            else dask_client(
+                config.scheduler, workers=config.workers, memory_limit=settings.memory_limit
+            )
         )
         with ctx as dask:
             checks = _plausibility(
-                [i for p in pending for i in by_period[p]], area, source, settings, dask,
+                [i for p in pending for i in by_period[p]],
+                area,
+                source,
+                settings,
+                dask,
                 progress=config.progress,
             )
             for p in pending:
                 _run_period(
-                    p, by_period[p], checks, geobox=geobox, villages=area, weights=weights,
-                    source=source, settings=settings, out=out, params=base_params,
-                    fingerprint=fingerprints[p], progress=config.progress,
+                    p,
+                    by_period[p],
+                    checks,
+                    geobox=geobox,
+                    villages=area,
+                    weights=weights,
+                    source=source,
+                    settings=settings,
+                    out=out,
+                    params=base_params,
+                    fingerprint=fingerprints[p],
+                    progress=config.progress,
                 )
                 result.computed.append(p)
     _assemble(out, periods, area, villages, settings)
@@ -229,7 +250,11 @@ def _plausibility(
     """Per item: does the radiometry its metadata implies fit its pixels? (coarse grid)"""
     coarse = analysis_geobox(villages, settings.plausibility_resolution)
     stack = load_stack(
-        items, bands=("red", "blue", "scl"), geobox=coarse, chunk=2048, groupby="id",
+        items,
+        bands=("red", "blue", "scl"),
+        geobox=coarse,
+        chunk=2048,
+        groupby="id",
         patch_url=source.patch_url,
     )
     ds = compute_with_progress(client, stack.data, "checking scene radiometry", progress)
@@ -272,7 +297,11 @@ def _run_period(
         )
     bands = (*REFLECTANCE_BANDS, "scl")
     stack = load_stack(
-        used, bands=bands, geobox=geobox, chunk=settings.chunk, groupby=settings.groupby,
+        used,
+        bands=bands,
+        geobox=geobox,
+        chunk=settings.chunk,
+        groupby=settings.groupby,
         patch_url=source.patch_url,
     )
     import dask.array as da
@@ -294,24 +323,49 @@ def _run_period(
     for name, arr in indices.items():
         assets[name] = ProductAsset(
             write_cog(arr, folder / f"{name}.tif", crs=crs, transform=transform, nodata=np.nan),
-            media_type=COG, title=INDICES[name].description, roles=["data"],
+            media_type=COG,
+            title=INDICES[name].description,
+            roles=["data"],
         )
     built_u8 = np.where(never_clear, 255, built).astype(np.uint8)
     assets["built_up"] = ProductAsset(
-        write_cog(built_u8, folder / "built_up.tif", crs=crs, transform=transform, nodata=255,
-                  resampling="nearest"),
-        media_type=COG, title=f"Built-up mask ({BUILT_UP_RULE})", roles=["data"],
+        write_cog(
+            built_u8,
+            folder / "built_up.tif",
+            crs=crs,
+            transform=transform,
+            nodata=255,
+            resampling="nearest",
+        ),
+        media_type=COG,
+        title=f"Built-up mask ({BUILT_UP_RULE})",
+        roles=["data"],
     )
     assets["clear_count"] = ProductAsset(
-        write_cog(np.minimum(count, 254).astype(np.uint8), folder / "clear_count.tif", crs=crs,
-                  transform=transform, nodata=None, resampling="nearest"),
-        media_type=COG, title="Clear observations per pixel", roles=["metadata"],
+        write_cog(
+            np.minimum(count, 254).astype(np.uint8),
+            folder / "clear_count.tif",
+            crs=crs,
+            transform=transform,
+            nodata=None,
+            resampling="nearest",
+        ),
+        media_type=COG,
+        title="Clear observations per pixel",
+        roles=["metadata"],
     )
     rgb_u16 = np.stack([_reflectance_u16(refl[b]) for b in ("red", "green", "blue")])
     assets["rgb"] = ProductAsset(
-        write_cog(rgb_u16, folder / "rgb.tif", crs=crs, transform=transform,
-                  nodata=0, descriptions=("red", "green", "blue")),
-        media_type=COG, title="True colour median composite (reflectance x 10000)",
+        write_cog(
+            rgb_u16,
+            folder / "rgb.tif",
+            crs=crs,
+            transform=transform,
+            nodata=0,
+            descriptions=("red", "green", "blue"),
+        ),
+        media_type=COG,
+        title="True colour median composite (reflectance x 10000)",
         roles=["visual"],
     )
     del rgb_u16, refl
@@ -337,8 +391,10 @@ def _run_period(
     }
     _write_json(out / "stats" / f"{period}.quality.json", quality)
     assets["statistics"] = ProductAsset(
-        stats_path, media_type="application/vnd.apache.parquet",
-        title="Per-village statistics of this period", roles=["data"],
+        stats_path,
+        media_type="application/vnd.apache.parquet",
+        title="Per-village statistics of this period",
+        roles=["data"],
     )
     dates = [i.datetime for i in items]
     bounds = villages.total_bounds
@@ -351,8 +407,9 @@ def _run_period(
         geometry=_bbox_geometry(bounds),
         epsg=int(geobox.crs.epsg),
         assets=assets,
-        sources=[{"id": i.id, "href": i.get_self_href(), "collection": i.collection_id}
-                 for i in used],
+        sources=[
+            {"id": i.id, "href": i.get_self_href(), "collection": i.collection_id} for i in used
+        ],
         parameters=params,
         fingerprint=fingerprint,
     )
@@ -495,5 +552,3 @@ def _assemble(
 def committed_periods(out: Path) -> list[str]:
     """Periods whose STAC item exists under ``out/catalog``."""
     return sorted(p.stem for p in (out / "catalog" / "items").glob("*.json"))
-
-

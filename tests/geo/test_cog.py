@@ -19,8 +19,13 @@ from geo.cog import write_cog
     ],
 )
 def test_write_cog_is_valid(tmp_path, array: np.ndarray, nodata: float) -> None:
-    path = write_cog(array, tmp_path / "x.tif", crs="EPSG:32749",
-                     transform=from_origin(400000, 9150000, 10, 10), nodata=nodata)
+    path = write_cog(
+        array,
+        tmp_path / "x.tif",
+        crs="EPSG:32749",
+        transform=from_origin(400000, 9150000, 10, 10),
+        nodata=nodata,
+    )
     valid, errors, _ = cog_validate(path)
     assert valid, errors
     with rasterio.open(path) as ds:
@@ -33,6 +38,11 @@ def test_write_cog_is_valid(tmp_path, array: np.ndarray, nodata: float) -> None:
 
 def test_failed_write_leaves_nothing(tmp_path) -> None:
     with pytest.raises(Exception):
-        write_cog(np.zeros((10, 10), dtype=np.float32), tmp_path / "x.tif", crs="EPSG:999999",
-                  transform=from_origin(0, 0, 1, 1), nodata=None)
+        write_cog(
+            np.zeros((10, 10), dtype=np.float32),
+            tmp_path / "x.tif",
+            crs="EPSG:999999",
+            transform=from_origin(0, 0, 1, 1),
+            nodata=None,
+        )
     assert list(tmp_path.iterdir()) == []

@@ -68,9 +68,7 @@ def _stack(dn_per_time: list[int], scl_per_time: list[int]) -> np.ndarray:
 def test_composite_masks_clouds_and_applies_offsets_per_time() -> None:
     # t0 old baseline 0.30; t1 new baseline raw 0.32 (+1000); t2 cloud; t3 new 0.34
     stack = _stack([3000, 4200, 9000, 4400], [4, 4, 9, 5])
-    out = composite_block(
-        stack, scale=np.full(4, 1e-4), offset=np.array([0.0, -0.1, -0.1, -0.1])
-    )
+    out = composite_block(stack, scale=np.full(4, 1e-4), offset=np.array([0.0, -0.1, -0.1, -0.1]))
     assert out.shape == (3, 2, 2)
     assert out[0, 0, 0] == pytest.approx(0.32, abs=1e-6)  # median of 0.30, 0.32, 0.34
     assert out[1, 0, 0] == pytest.approx(0.33, abs=1e-6)
@@ -104,7 +102,11 @@ def test_median_composite_is_lazy_and_chunked() -> None:
 
 @pytest.mark.parametrize(
     ("period", "expected"),
-    [("year", ["2021", "2022"]), ("quarter", ["2021-Q1", "2022-Q4"]), ("month", ["2021-03", "2022-12"])],
+    [
+        ("year", ["2021", "2022"]),
+        ("quarter", ["2021-Q1", "2022-Q4"]),
+        ("month", ["2021-03", "2022-12"]),
+    ],
 )
 def test_period_labels(period: str, expected: list[str]) -> None:
     assert period_labels(["2021-03-05T03:00:00Z", "2022-12-31T23:00:00Z"], period) == expected

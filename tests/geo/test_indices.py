@@ -44,11 +44,27 @@ def test_zero_denominator_gives_nan() -> None:
     ("spectrum", "built"),
     [
         # roofs/concrete/asphalt mix: flat spectrum
-        ({"blue": .09, "green": .10, "red": .11, "nir": .15, "swir16": .20, "swir22": .18}, True),
+        (
+            {"blue": 0.09, "green": 0.10, "red": 0.11, "nir": 0.15, "swir16": 0.20, "swir22": 0.18},
+            True,
+        ),
         # dry bare soil: reflectance rising into the SWIR -> BSI ~0.27
-        ({"blue": .07, "green": .10, "red": .16, "nir": .22, "swir16": .34, "swir22": .30}, False),
+        (
+            {"blue": 0.07, "green": 0.10, "red": 0.16, "nir": 0.22, "swir16": 0.34, "swir22": 0.30},
+            False,
+        ),
         (PIXEL, False),  # vegetation
-        ({"blue": .06, "green": .07, "red": .05, "nir": .03, "swir16": .015, "swir22": .01}, False),
+        (
+            {
+                "blue": 0.06,
+                "green": 0.07,
+                "red": 0.05,
+                "nir": 0.03,
+                "swir16": 0.015,
+                "swir22": 0.01,
+            },
+            False,
+        ),
     ],
 )
 def test_built_up_rule_separates_classes(spectrum: dict[str, float], built: bool) -> None:

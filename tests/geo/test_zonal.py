@@ -33,7 +33,9 @@ def test_partial_cells_weight_the_mean_exactly() -> None:
     stats = zonal_stats(w, raster, stats=("mean", "std"))
     assert stats["mean"][0] == pytest.approx((0.5 * 1 + 1 * 4) / 1.5)
     mean = (0.5 * 1 + 4) / 1.5
-    assert stats["std"][0] == pytest.approx(np.sqrt((0.5 * (1 - mean) ** 2 + (4 - mean) ** 2) / 1.5))
+    assert stats["std"][0] == pytest.approx(
+        np.sqrt((0.5 * (1 - mean) ** 2 + (4 - mean) ** 2) / 1.5)
+    )
 
 
 def test_nan_cells_are_left_out_and_empty_village_is_nan() -> None:
@@ -41,7 +43,8 @@ def test_nan_cells_are_left_out_and_empty_village_is_nan() -> None:
     raster[0, :5] = 2.0
     w = coverage_weights(
         _frame(shapely.box(0, 90, 100, 100), shapely.box(0, 0, 50, 10)),
-        shape=(10, 10), transform=TRANSFORM,
+        shape=(10, 10),
+        transform=TRANSFORM,
     )
     stats = zonal_stats(w, raster)
     assert stats["mean"][0] == 2.0 and stats["median"][0] == 2.0
@@ -49,7 +52,9 @@ def test_nan_cells_are_left_out_and_empty_village_is_nan() -> None:
 
 
 def test_village_outside_the_grid_has_no_cells() -> None:
-    w = coverage_weights(_frame(shapely.box(500, 500, 600, 600)), shape=(10, 10), transform=TRANSFORM)
+    w = coverage_weights(
+        _frame(shapely.box(500, 500, 600, 600)), shape=(10, 10), transform=TRANSFORM
+    )
     assert w.cell.size == 0
     assert np.isnan(zonal_stats(w, np.ones((10, 10), np.float32))["mean"][0])
 
@@ -91,11 +96,18 @@ def test_matches_exactextract_on_random_villages(seed: int) -> None:
     ours = zonal_stats(weights, raster)
     src = NumPyRasterSource(raster, 400_000, 9_148_800, 401_500, 9_150_000, nodata=np.nan)
     ref = exact_extract(
-        src, villages, ["mean", "median", "stdev", "quantile(q=0.1)", "quantile(q=0.9)"],
+        src,
+        villages,
+        ["mean", "median", "stdev", "quantile(q=0.1)", "quantile(q=0.9)"],
         output="pandas",
     )
-    pairs = {"mean": "mean", "median": "median", "std": "stdev", "p10": "quantile_10",
-             "p90": "quantile_90"}
+    pairs = {
+        "mean": "mean",
+        "median": "median",
+        "std": "stdev",
+        "p10": "quantile_10",
+        "p90": "quantile_90",
+    }
     for ours_name, ref_name in pairs.items():
         np.testing.assert_allclose(ours[ours_name], ref[ref_name], rtol=1e-6, atol=1e-6)
 

@@ -30,8 +30,13 @@ def _localize(item: pystac.Item, folder: Path, dn: int) -> pystac.Item:
         n = 200 // (res // 10)
         value = 4 if band == "scl" else dn + (100 if band == "nir" else 0)
         arr = np.full((n, n), value, dtype=np.uint16 if band != "scl" else np.uint8)
-        path = write_cog(arr, folder / f"{band}.tif", crs="EPSG:32613",
-                         transform=from_origin(*ORIGIN, res, res), nodata=0)
+        path = write_cog(
+            arr,
+            folder / f"{band}.tif",
+            crs="EPSG:32613",
+            transform=from_origin(*ORIGIN, res, res),
+            nodata=0,
+        )
         item.assets[band].href = str(path)
     return item
 

@@ -25,5 +25,12 @@ def tiny_scenes(tmp_path_factory: pytest.TempPathFactory, tiny_villages: Path) -
     import geopandas as gpd
 
     out = tmp_path_factory.mktemp("sim")
-    return simulate_scenes(gpd.read_parquet(tiny_villages), out, start=START, end=END,
-                           scenes_per_year=4, seed=3, progress=False)
+    return simulate_scenes(
+        gpd.read_parquet(tiny_villages),
+        out,
+        start=START,
+        end=END,
+        scenes_per_year=4,
+        seed=3,
+        progress=False,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,17 +22,47 @@ def test_installed_entry_point_runs(tmp_path: Path, tiny_scenes, tiny_villages) 
     exe = shutil.which("pantau") or pytest.fail("the `pantau` console script is not installed")
     out = tmp_path / "p"
     proc = subprocess.run(
-        [exe, "run", "--stac", str(tiny_scenes.catalog_dir), "--boundaries", str(tiny_villages),
-         "--start", START, "--end", END, "--max-cloud", "80", "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            exe,
+            "run",
+            "--stac",
+            str(tiny_scenes.catalog_dir),
+            "--boundaries",
+            str(tiny_villages),
+            "--start",
+            START,
+            "--end",
+            END,
+            "--max-cloud",
+            "80",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert "villages.parquet" in proc.stdout and (out / "villages.parquet").exists()
 
 
 def test_cli_error_is_one_message_and_exit_2(tmp_path: Path, capsys) -> None:
-    code = main(["run", "--stac", str(tmp_path / "nowhere"), "--boundaries", str(tmp_path / "x.gpkg"),
-                 "--start", START, "--end", END, "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "run",
+            "--stac",
+            str(tmp_path / "nowhere"),
+            "--boundaries",
+            str(tmp_path / "x.gpkg"),
+            "--start",
+            START,
+            "--end",
+            END,
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("pantau run: error:") and "Traceback" not in err
     assert not (tmp_path / "out").exists()
@@ -42,8 +71,14 @@ def test_cli_error_is_one_message_and_exit_2(tmp_path: Path, capsys) -> None:
 @pytest.mark.slow
 def test_multiprocess_local_cluster_gives_the_same_table(tmp_path, tiny_scenes, tiny_villages):
     """Tasks pickle: two worker processes produce the threaded run's table."""
-    base = dict(stac=str(tiny_scenes.catalog_dir), boundaries=tiny_villages, start=START,
-                end=END, max_cloud=80, progress=False)
+    base = dict(
+        stac=str(tiny_scenes.catalog_dir),
+        boundaries=tiny_villages,
+        start=START,
+        end=END,
+        max_cloud=80,
+        progress=False,
+    )
     run(RunConfig(out=tmp_path / "threads", **base))
     run(RunConfig(out=tmp_path / "procs", workers=2, **base))
     a = gpd.read_parquet(tmp_path / "threads" / "villages.parquet").drop(columns="geometry")

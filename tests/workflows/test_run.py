@@ -21,8 +21,15 @@ from .conftest import END, START
 
 
 def _config(scenes: SimulationResult, villages: Path, out: Path) -> RunConfig:
-    return RunConfig(stac=str(scenes.catalog_dir), boundaries=villages, out=out, start=START,
-                     end=END, max_cloud=80, progress=False)
+    return RunConfig(
+        stac=str(scenes.catalog_dir),
+        boundaries=villages,
+        out=out,
+        start=START,
+        end=END,
+        max_cloud=80,
+        progress=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +81,9 @@ def test_composites_are_valid_cogs(products: Path, name: str) -> None:
 def test_catalog_items_link_source_scenes(products: Path, tiny_scenes: SimulationResult) -> None:
     collection = json.loads((products / "catalog" / "collection.json").read_text())
     assert {ln["href"] for ln in collection["links"] if ln["rel"] == "item"} == {
-        "./items/2021.json", "./items/2022.json"}
+        "./items/2021.json",
+        "./items/2022.json",
+    }
     item = json.loads((products / "catalog" / "items" / "2022.json").read_text())
     sources = [ln["pantau:item_id"] for ln in item["links"] if ln["rel"] == "derived_from"]
     assert sources and set(sources) <= set(tiny_scenes.item_ids)
@@ -140,8 +149,14 @@ def test_interrupted_run_resumes_to_the_same_table(
 
 
 def test_no_scenes_is_a_clear_error_and_writes_nothing(tmp_path, tiny_scenes, tiny_villages):
-    cfg = RunConfig(stac=str(tiny_scenes.catalog_dir), boundaries=tiny_villages,
-                    out=tmp_path / "x", start="2015-01-01", end="2015-12-31", progress=False)
+    cfg = RunConfig(
+        stac=str(tiny_scenes.catalog_dir),
+        boundaries=tiny_villages,
+        out=tmp_path / "x",
+        start="2015-01-01",
+        end="2015-12-31",
+        progress=False,
+    )
     with pytest.raises(PantauError, match="no Sentinel-2 scenes"):
         run(cfg)
     assert not (tmp_path / "x").exists()
