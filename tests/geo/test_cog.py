@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import rasterio
+from rasterio.errors import CRSError
 from rasterio.transform import from_origin
 from rio_cogeo.cogeo import cog_validate
 
@@ -37,7 +38,7 @@ def test_write_cog_is_valid(tmp_path, array: np.ndarray, nodata: float) -> None:
 
 
 def test_failed_write_leaves_nothing(tmp_path) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(CRSError):
         write_cog(
             np.zeros((10, 10), dtype=np.float32),
             tmp_path / "x.tif",
