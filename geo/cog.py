@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,9 @@ import rasterio.shutil
 from affine import Affine
 from rasterio.io import MemoryFile
 
-__all__ = ["write_cog", "atomic_path"]
+from geo.atomic import atomic_path
 
-
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of ``path`` to write to before ``os.replace``."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+__all__ = ["write_cog"]
 
 
 def write_cog(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pystac
+
+from geo.atomic import write_json
 
 __all__ = ["ProductAsset", "item_path", "read_period_item", "write_period_item", "pantau_version"]
 
@@ -55,13 +56,6 @@ def read_period_item(catalog_dir: Path, period: str) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
 
 
 def write_period_item(
@@ -131,7 +125,7 @@ def write_period_item(
         {"rel": "collection", "href": "../collection.json", "type": "application/json"},
         *[ln for ln in data["links"] if ln["rel"] == "derived_from"],
     ]
-    _write_json(item_file, data)
+    write_json(item_file, data)
     _write_collection(catalog_dir)
     return item_file
 
@@ -179,4 +173,4 @@ def _write_collection(catalog_dir: Path) -> None:
             ],
         ],
     }
-    _write_json(catalog_dir / "collection.json", collection)
+    write_json(catalog_dir / "collection.json", collection)

@@ -7,15 +7,13 @@ well the planted built-up fractions and their changes are recovered.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from geo.cog import atomic_path
+from geo.atomic import write_json, write_parquet
 from geo.villages import VillageSet, load_villages
 from workflows.run import RunConfig, RunResult, run
 from workflows.settings import WorkflowSettings
@@ -96,7 +94,7 @@ def demo(
     truth = sim.truth.assign(period=sim.truth["year"].astype(str))[
         ["kode", "period", "built_up_fraction_true"]
     ]
-    _write_parquet(truth, out / "truth.parquet")
+    write_parquet(out / "truth.parquet", truth, index=False)
     rec = recovery(pd.read_parquet(out / "villages.parquet"), truth)
     report = {
         "recovery": rec.to_dict(),
@@ -107,9 +105,7 @@ def demo(
         "skipped_periods": result.skipped,
         "seconds": round(result.seconds, 2),
     }
-    tmp = atomic_path(out / "demo_report.json")
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, out / "demo_report.json")
+    write_json(out / "demo_report.json", report)
     return result, rec
 
 
@@ -142,15 +138,5 @@ def _villages(config: DemoConfig, out: Path) -> VillageSet:
     path = out / "simulated_villages.parquet"
     if not path.exists():
         gdf = simulate_villages(n=config.n_villages, seed=config.seed)
-        _write_parquet(gdf, path)
+        write_parquet(path, gdf, index=False)
     return load_villages(path, code_column="kode", region=config.region)
-
-
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

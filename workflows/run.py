@@ -27,7 +27,8 @@ import pandas as pd
 import pystac
 from odc.geo.geobox import GeoBox
 
-from geo.cog import atomic_path, write_cog
+from geo.atomic import atomic_target, write_json, write_parquet
+from geo.cog import write_cog
 from geo.composite import Period, median_composite, period_labels
 from geo.indices import BUILT_UP_RULE, INDICES, built_up_mask, compute_indices, required_bands
 from geo.plausibility import scene_plausibility
@@ -375,7 +376,7 @@ def _run_period(
     stats.insert(0, "period", period)
     stats.insert(0, "kode", villages["kode"].to_numpy())
     stats_path = out / "stats" / f"{period}.parquet"
-    _write_parquet(stats, stats_path)
+    write_parquet(stats_path, stats, index=False)
 
     quality = {
         "period": period,
@@ -389,7 +390,7 @@ def _run_period(
         },
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    _write_json(out / "stats" / f"{period}.quality.json", quality)
+    write_json(out / "stats" / f"{period}.quality.json", quality)
     assets["statistics"] = ProductAsset(
         stats_path,
         media_type="application/vnd.apache.parquet",
@@ -468,31 +469,6 @@ def _bbox_geometry(b: Sequence[float]) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
 def _assemble(
     out: Path,
     periods: list[str],
@@ -515,20 +491,10 @@ def _assemble(
     gdf = gpd.GeoDataFrame(merged[ordered], geometry="geometry", crs=area.crs)
     gdf = gdf.sort_values(["period", "kode"], kind="stable").reset_index(drop=True)
 
-    path = out / "villages.parquet"
-    tmp = atomic_path(path)
-    try:
-        gdf.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    csv = out / "villages.csv"
-    tmp = atomic_path(csv)
-    try:
-        pd.DataFrame(gdf.drop(columns="geometry")).to_csv(tmp, index=False)
-        os.replace(tmp, csv)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_parquet(out / "villages.parquet", gdf, index=False)
+    table_csv = pd.DataFrame(gdf.drop(columns="geometry"))
+    with atomic_target(out / "villages.csv") as tmp:
+        table_csv.to_csv(tmp, index=False)
 
     per_period = [json.loads((out / "stats" / f"{p}.quality.json").read_text()) for p in periods]
     low = gdf[gdf["valid_fraction"] < settings.low_coverage]
@@ -546,7 +512,7 @@ def _assemble(
         "boundaries": villages.report.to_dict(),
         "built_up_rule": str(BUILT_UP_RULE),
     }
-    _write_json(out / "quality.json", quality)
+    write_json(out / "quality.json", quality)
 
 
 def committed_periods(out: Path) -> list[str]:

@@ -1,0 +1,63 @@
+"""Atomic writes: a file appears complete under its name, or not at all.
+
+Everything is written to a temporary sibling (same folder, so the rename stays on one file
+system) and ``os.replace``d into place; a failure removes the temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_path", "atomic_target", "write_json", "write_parquet", "write_text"]
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary sibling of ``path`` to write to before ``os.replace``."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path; on success it replaces ``path``, on failure it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_target(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def write_json(path: Path, data: Any, *, indent: int | None = 1) -> Path:
+    """Write ``data`` as JSON atomically (numpy scalars and paths are converted)."""
+    return write_text(path, json.dumps(data, indent=indent, default=_json_default))
+
+
+def write_parquet(path: Path, frame: Any, **kwargs: Any) -> Path:
+    """Write a (Geo)DataFrame to Parquet (GeoParquet for GeoDataFrames) atomically."""
+    writer: Callable[..., None] = frame.to_parquet
+    with atomic_target(path) as tmp:
+        writer(tmp, **kwargs)
+    return path
