@@ -1,0 +1,23 @@
+"""Simulated Sentinel-2 L2A scenes over village polygons, with a planted truth (``pantau demo``).
+
+No real imagery over Indonesia is available offline, so the demo draws land cover per village
+and year, renders Sentinel-2 L2A scenes of it (clouds, shadows, SCL, the baseline-04.00
+radiometric offset and its Earth Search metadata) as a local static STAC catalog, and keeps
+the per-village built-up share as truth the real pipeline must recover.
+"""
+
+from __future__ import annotations
+
+from workflows.simulate.run import MANIFEST_NAME, SimulationResult, simulate_scenes
+from workflows.simulate.spectra import CLASS_SPECTRA, LandCover, class_reflectance
+from workflows.simulate.villages import simulate_villages
+
+__all__ = [
+    "simulate_villages",
+    "simulate_scenes",
+    "SimulationResult",
+    "LandCover",
+    "CLASS_SPECTRA",
+    "class_reflectance",
+    "MANIFEST_NAME",
+]
