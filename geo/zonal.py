@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -97,40 +98,69 @@ def grid_key(villages: gpd.GeoDataFrame, shape: tuple[int, int], transform: Affi
 
 
 def coverage_weights(
-    villages: gpd.GeoDataFrame, *, shape: tuple[int, int], transform: Affine
+    villages: gpd.GeoDataFrame,
+    *,
+    shape: tuple[int, int],
+    transform: Affine,
+    threads: int = 1,
 ) -> CoverageWeights:
-    """Exact coverage fractions of each village (in the grid's CRS) over the grid's cells."""
+    """Exact coverage fractions of each village (in the grid's CRS) over the grid's cells.
+
+    ``threads`` > 1 splits the villages into that many parts computed concurrently
+    (exactextract releases the GIL while it rasterises).
+    """
+    height, width = shape
+    if transform.b != 0 or transform.d != 0 or transform.e >= 0:
+        raise ValueError("coverage weights need a north-up grid without rotation")
+    geoms = villages.geometry.values
+    parts = np.array_split(np.arange(len(geoms)), max(1, min(threads, len(geoms))))
+    if len(parts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(parts)) as pool:
+            results = list(
+                pool.map(lambda ix: _coverage_part(geoms[ix], ix[0], shape, transform), parts)
+            )
+    else:
+        results = [_coverage_part(geoms, 0, shape, transform)]
+    return CoverageWeights(
+        shape=(height, width),
+        transform=transform,
+        n_villages=len(geoms),
+        village=np.concatenate([r[0] for r in results]),
+        cell=np.concatenate([r[1] for r in results]),
+        coverage=np.concatenate([r[2] for r in results]),
+    )
+
+
+def _coverage_part(
+    geoms: Any, first: int, shape: tuple[int, int], transform: Affine
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(village, cell, coverage) of ``geoms``, villages numbered from ``first``, sorted."""
     from exactextract import exact_extract
     from exactextract.raster import NumPyRasterSource
 
     height, width = shape
-    if transform.b != 0 or transform.d != 0 or transform.e >= 0:
-        raise ValueError("coverage weights need a north-up grid without rotation")
     xmin, ymax = transform.c, transform.f
     xmax = xmin + width * transform.a
     ymin = ymax + height * transform.e
     # The values are never used: a broadcast zero array costs no memory.
     zeros = np.broadcast_to(np.zeros(1, dtype=np.uint8), shape)
     source = NumPyRasterSource(zeros, xmin, ymin, xmax, ymax)
-    frame = gpd.GeoDataFrame(
-        {"_i": np.arange(len(villages), dtype=np.int64)}, geometry=villages.geometry.values
-    )
+    frame = gpd.GeoDataFrame({"_i": np.arange(len(geoms), dtype=np.int64)}, geometry=geoms)
+    if len(frame) == 0:
+        return np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.float32)
     result = exact_extract(
         source, frame, ["cell_id", "coverage"], include_cols=["_i"], output="pandas"
     )
     counts = result["cell_id"].map(len).to_numpy()
-    village = np.repeat(result["_i"].to_numpy().astype(np.int32), counts)
-    cell = np.concatenate([np.asarray(c, dtype=np.int64) for c in result["cell_id"]] or [[]])
-    cov = np.concatenate([np.asarray(c, dtype=np.float32) for c in result["coverage"]] or [[]])
-    order = np.argsort(village, kind="stable")
-    return CoverageWeights(
-        shape=(height, width),
-        transform=transform,
-        n_villages=len(villages),
-        village=village[order],
-        cell=cell.astype(np.int64)[order],
-        coverage=cov.astype(np.float32)[order],
-    )
+    village = np.repeat(result["_i"].to_numpy().astype(np.int32) + first, counts)
+    cell = np.concatenate([np.asarray(c, dtype=np.int64) for c in result["cell_id"]])
+    cov = np.concatenate([np.asarray(c, dtype=np.float32) for c in result["coverage"]])
+    if village.size and np.any(village[1:] < village[:-1]):  # features come back in order
+        order = np.argsort(village, kind="stable")
+        village, cell, cov = village[order], cell[order], cov[order]
+    return village, cell, cov
 
 
 def _sortable(x: np.ndarray) -> np.ndarray:
@@ -162,24 +192,7 @@ def weighted_quantiles(
     out = np.full((len(quantiles), n_groups), np.nan)
     if values.size == 0:
         return out
-    key = group.astype(np.uint64)
-    key <<= np.uint64(32)
-    key |= _sortable(values)
-    order = np.argsort(key)
-    key = key[order]
-    w = weights[order].astype(np.float64)
-    del order
-    first = np.empty(key.size, dtype=bool)
-    first[0] = True
-    np.not_equal(key[1:], key[:-1], out=first[1:])
-    if not first.all():  # merge equal values of a group, summing their weights
-        at = np.flatnonzero(first)
-        w = np.add.reduceat(w, at)
-        key = key[at]
-    del first
-    g = (key >> np.uint64(32)).astype(np.intp)
-    x = _unsortable(key & np.uint64(0xFFFFFFFF)).astype(np.float64)
-    del key
+    g, x, w = _distinct_sorted(group, values, weights, n_groups)
     n = np.bincount(g, minlength=n_groups)
     start = np.zeros(n_groups, dtype=np.intp)
     np.cumsum(n[:-1], out=start[1:])
@@ -214,6 +227,43 @@ def weighted_quantiles(
             interp = x[left] + (lookup - s[left]) * (x[r] - x[left]) / (s[r] - s[left])
         out[qi, gid] = np.where(at_end, x[left], interp)
     return out
+
+
+def _distinct_sorted(
+    group: np.ndarray, values: np.ndarray, weights: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (group, value) pairs sorted by group then value, with summed weights.
+
+    Small-integer rasters (counts, classes) take a histogram (one bincount) instead of a
+    sort of every cell.
+    """
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 4096 and n_groups * (hi - lo + 1) < 5e7 and np.all(values == np.round(values)):
+        span = int(hi - lo) + 1
+        index = group.astype(np.intp) * span + (values - lo).astype(np.intp)
+        hist = np.bincount(index, weights.astype(np.float64), minlength=n_groups * span)
+        present = np.bincount(index, minlength=n_groups * span) > 0
+        at = np.flatnonzero(present)
+        g, v = np.divmod(at, span)
+        return g.astype(np.intp), (v + lo).astype(np.float64), hist[at]
+    key = group.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= _sortable(values)
+    order = np.argsort(key)
+    key = key[order]
+    w = weights[order].astype(np.float64)
+    del order
+    first = np.empty(key.size, dtype=bool)
+    first[0] = True
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    if not first.all():  # merge equal values of a group, summing their weights
+        at = np.flatnonzero(first)
+        w = np.add.reduceat(w, at)
+        key = key[at]
+    del first
+    g = (key >> np.uint64(32)).astype(np.intp)
+    x = _unsortable(key & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    return g, x, w
 
 
 def zonal_stats(

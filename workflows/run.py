@@ -233,7 +233,9 @@ def _coverage(villages: gpd.GeoDataFrame, geobox: GeoBox, cache: Path) -> Covera
             return CoverageWeights.load(cache)
         except (OSError, ValueError, KeyError):
             log.warning("ignoring unreadable coverage cache %s", cache.name)
-    weights = coverage_weights(villages, shape=geobox.shape.yx, transform=geobox.affine)
+    weights = coverage_weights(
+        villages, shape=geobox.shape.yx, transform=geobox.affine, threads=os.cpu_count() or 1
+    )
     cache.parent.mkdir(parents=True, exist_ok=True)
     weights.save(cache)
     return weights
@@ -320,59 +322,43 @@ def _run_period(
 
     folder = out / "composites" / period
     crs, transform = f"EPSG:{geobox.crs.epsg}", geobox.affine
-    assets: dict[str, ProductAsset] = {}
-    for name, arr in indices.items():
-        assets[name] = ProductAsset(
-            write_cog(arr, folder / f"{name}.tif", crs=crs, transform=transform, nodata=np.nan),
-            media_type=COG,
-            title=INDICES[name].description,
-            roles=["data"],
-        )
-    built_u8 = np.where(never_clear, 255, built).astype(np.uint8)
-    assets["built_up"] = ProductAsset(
-        write_cog(
-            built_u8,
-            folder / "built_up.tif",
-            crs=crs,
-            transform=transform,
-            nodata=255,
-            resampling="nearest",
-        ),
-        media_type=COG,
-        title=f"Built-up mask ({BUILT_UP_RULE})",
-        roles=["data"],
+    layers: dict[str, tuple[np.ndarray, dict[str, Any], str, list[str]]] = {
+        name: (arr, {"nodata": np.nan}, INDICES[name].description, ["data"])
+        for name, arr in indices.items()
+    }
+    layers["built_up"] = (
+        np.where(never_clear, 255, built).astype(np.uint8),
+        {"nodata": 255, "resampling": "nearest"},
+        f"Built-up mask ({BUILT_UP_RULE})",
+        ["data"],
     )
-    assets["clear_count"] = ProductAsset(
-        write_cog(
-            np.minimum(count, 254).astype(np.uint8),
-            folder / "clear_count.tif",
-            crs=crs,
-            transform=transform,
-            nodata=None,
-            resampling="nearest",
-        ),
-        media_type=COG,
-        title="Clear observations per pixel",
-        roles=["metadata"],
+    layers["clear_count"] = (
+        np.minimum(count, 254).astype(np.uint8),
+        {"nodata": None, "resampling": "nearest"},
+        "Clear observations per pixel",
+        ["metadata"],
     )
-    rgb_u16 = np.stack([_reflectance_u16(refl[b]) for b in ("red", "green", "blue")])
-    assets["rgb"] = ProductAsset(
-        write_cog(
-            rgb_u16,
-            folder / "rgb.tif",
-            crs=crs,
-            transform=transform,
-            nodata=0,
-            descriptions=("red", "green", "blue"),
-        ),
-        media_type=COG,
-        title="True colour median composite (reflectance x 10000)",
-        roles=["visual"],
+    layers["rgb"] = (
+        np.stack([_reflectance_u16(refl[b]) for b in ("red", "green", "blue")]),
+        {"nodata": 0, "descriptions": ("red", "green", "blue")},
+        "True colour median composite (reflectance x 10000)",
+        ["visual"],
     )
-    del rgb_u16, refl
-
-    rasters: dict[str, np.ndarray] = dict(indices)
-    stats = _village_stats(weights, rasters, built, count)
+    del refl
+    # COG encoding and zonal statistics overlap: both release the GIL
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        writes = {
+            name: pool.submit(
+                write_cog, arr, folder / f"{name}.tif", crs=crs, transform=transform, **opts
+            )
+            for name, (arr, opts, _, _) in layers.items()
+        }
+        stats = _village_stats(weights, dict(indices), built, count, pool=pool)
+        assets = {
+            name: ProductAsset(writes[name].result(), media_type=COG, title=title, roles=roles)
+            for name, (_, _, title, roles) in layers.items()
+        }
+    del layers
     stats.insert(0, "period", period)
     stats.insert(0, "kode", villages["kode"].to_numpy())
     stats_path = out / "stats" / f"{period}.parquet"
@@ -427,6 +413,8 @@ def _village_stats(
     indices: dict[str, np.ndarray],
     built: np.ndarray,
     count: np.ndarray,
+    *,
+    pool: ThreadPoolExecutor,
 ) -> pd.DataFrame:
     """All per-village statistics of one period (threads: numpy sorts release the GIL)."""
     jobs: dict[str, Callable[[], dict[str, np.ndarray]]] = {
@@ -437,9 +425,8 @@ def _village_stats(
         weights, (count > 0).astype(np.float32), stats=("mean",)
     )
     jobs["n_obs"] = lambda: zonal_stats(weights, count.astype(np.float32), stats=("median",))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = {name: pool.submit(fn) for name, fn in jobs.items()}
-        results = {name: f.result() for name, f in futures.items()}
+    futures = {name: pool.submit(fn) for name, fn in jobs.items()}
+    results = {name: f.result() for name, f in futures.items()}
     columns: dict[str, np.ndarray] = {}
     for name in indices:
         for stat, values in results[name].items():

@@ -137,3 +137,30 @@ def test_batches_give_the_same_statistics() -> None:
     batched = zonal_stats(w, raster, max_entries=100)
     for name in whole:
         np.testing.assert_array_equal(whole[name], batched[name])
+
+
+def test_threaded_coverage_equals_single() -> None:
+    villages = _voronoi(9, 2, shapely.box(3, 3, 797, 597))
+    one = coverage_weights(villages, shape=(60, 80), transform=from_origin(0, 600, 10, 10))
+    three = coverage_weights(
+        villages, shape=(60, 80), transform=from_origin(0, 600, 10, 10), threads=3
+    )
+    for name in ("village", "cell", "coverage"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(three, name))
+
+
+def test_small_integer_rasters_match_exactextract() -> None:
+    """Counts take the histogram path; the quantiles must not change."""
+    rng = np.random.default_rng(9)
+    raster = rng.integers(0, 7, (120, 150)).astype(np.float32)
+    villages = _voronoi(20, 9, shapely.box(400_005, 9_148_815, 401_495, 9_149_995))
+    weights = coverage_weights(
+        villages, shape=(120, 150), transform=from_origin(400_000, 9_150_000, 10, 10)
+    )
+    ours = zonal_stats(weights, raster)
+    src = NumPyRasterSource(raster, 400_000, 9_148_800, 401_500, 9_150_000)
+    ref = exact_extract(
+        src, villages, ["median", "quantile(q=0.1)", "quantile(q=0.9)"], output="pandas"
+    )
+    for name, col in (("median", "median"), ("p10", "quantile_10"), ("p90", "quantile_90")):
+        np.testing.assert_allclose(ours[name], ref[col], rtol=1e-6, atol=1e-6)
