@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from geo.plausibility import scene_plausibility
 from geo.villages import VillageSet, load_villages
 from geo.zonal import STATS, CoverageWeights, coverage_weights, grid_key, zonal_stats
 from stac.load import load_stack
-from stac.parse import parse_item
+from stac.parse import item_datetime, parse_item
 from stac.publish import ProductAsset, read_period_item, write_period_item
 from stac.search import search_scenes
 from stac.source import StacSource, resolve_source
@@ -137,7 +138,7 @@ def run(
     result = RunResult(out=out, periods=periods)
     out.mkdir(parents=True, exist_ok=True)
     catalog_dir = out / "catalog"
-    utm_villages = area.to_crs(geobox.crs.to_wkt())
+    utm_villages = area.to_crs(f"EPSG:{_epsg(geobox)}")
     key = grid_key(utm_villages, geobox.shape.yx, geobox.affine)
     base_params = {
         "stac": str(source),
@@ -218,6 +219,14 @@ def analysis_geobox(villages: gpd.GeoDataFrame, resolution: float) -> GeoBox:
     crs = villages.estimate_utm_crs()
     bounds = villages.to_crs(crs).total_bounds
     return GeoBox.from_bbox(tuple(bounds), crs=f"EPSG:{crs.to_epsg()}", resolution=resolution)
+
+
+def _epsg(geobox: GeoBox) -> int:
+    """EPSG code of the analysis grid (always a UTM zone)."""
+    epsg = geobox.crs.epsg if geobox.crs is not None else None
+    if epsg is None:  # pragma: no cover - analysis_geobox always builds an EPSG grid
+        raise WorkflowError("the analysis grid has no EPSG code")
+    return int(epsg)
 
 
 def _fingerprint(params: dict[str, Any], items: Sequence[pystac.Item]) -> str:
@@ -321,7 +330,7 @@ def _run_period(
     built[never_clear] = np.nan
 
     folder = out / "composites" / period
-    crs, transform = f"EPSG:{geobox.crs.epsg}", geobox.affine
+    crs, transform = f"EPSG:{_epsg(geobox)}", geobox.affine
     layers: dict[str, tuple[np.ndarray, dict[str, Any], str, list[str]]] = {
         name: (arr, {"nodata": np.nan}, INDICES[name].description, ["data"])
         for name, arr in indices.items()
@@ -383,7 +392,7 @@ def _run_period(
         title="Per-village statistics of this period",
         roles=["data"],
     )
-    dates = [i.datetime for i in items]
+    dates = [item_datetime(i) for i in items]
     bounds = villages.total_bounds
     write_period_item(
         out / "catalog",
@@ -392,7 +401,7 @@ def _run_period(
         end=max(dates),
         bbox=[float(b) for b in bounds],
         geometry=_bbox_geometry(bounds),
-        epsg=int(geobox.crs.epsg),
+        epsg=_epsg(geobox),
         assets=assets,
         sources=[
             {"id": i.id, "href": i.get_self_href(), "collection": i.collection_id} for i in used
@@ -418,7 +427,7 @@ def _village_stats(
 ) -> pd.DataFrame:
     """All per-village statistics of one period (threads: numpy sorts release the GIL)."""
     jobs: dict[str, Callable[[], dict[str, np.ndarray]]] = {
-        name: (lambda a=arr: zonal_stats(weights, a)) for name, arr in indices.items()
+        name: partial(zonal_stats, weights, arr) for name, arr in indices.items()
     }
     jobs["built_up_fraction"] = lambda: zonal_stats(weights, built, stats=("mean",))
     jobs["valid_fraction"] = lambda: zonal_stats(
