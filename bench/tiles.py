@@ -95,13 +95,30 @@ class Server:
     def start(self, logdir: Path) -> None:
         self.port = _free_port()
         self.log = logdir / f"{self.name}.log"
-        cmd = [sys.executable, "-m", "uvicorn", *self.args, "--host", HOST,
-               "--port", str(self.port), "--workers", str(WORKERS), "--log-level", "warning",
-               "--no-access-log"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *self.args,
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         with open(self.log, "ab") as log:  # appended over the restarts of one run
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env},
-                                         stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         _wait_ready(self)
 
     def stop(self) -> None:
@@ -250,8 +267,11 @@ class Pass:
     def row(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         return {
-            "target": self.target, "conc": self.concurrency, "pass": self.kind,
-            "n": len(lat), "errors": self.errors,
+            "target": self.target,
+            "conc": self.concurrency,
+            "pass": self.kind,
+            "n": len(lat),
+            "errors": self.errors,
             "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"),
             "p99_ms": 1000 * _quantile(lat, 0.99) if lat else float("nan"),
             "tiles_s": len(lat) / self.wall if self.wall else float("nan"),
@@ -264,8 +284,9 @@ def _quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-async def run_pass(base: str, urls: list[str], concurrency: int, result: Pass,
-                   deadline: float) -> None:
+async def run_pass(
+    base: str, urls: list[str], concurrency: int, result: Pass, deadline: float
+) -> None:
     """Request every URL once with ``concurrency`` connections; record per-request latency."""
     import httpx
 
@@ -304,8 +325,10 @@ async def run_pass(base: str, urls: list[str], concurrency: int, result: Pass,
 
 
 def _urls(template: str, tiles: list[tuple[int, int, int]]) -> list[str]:
-    return [template.replace("{z}", str(z)).replace("{x}", str(x)).replace("{y}", str(y))
-            for z, x, y in tiles]
+    return [
+        template.replace("{z}", str(z)).replace("{x}", str(x)).replace("{y}", str(y))
+        for z, x, y in tiles
+    ]
 
 
 # ---------- report ----------
@@ -313,19 +336,25 @@ def _urls(template: str, tiles: list[tuple[int, int, int]]) -> list[str]:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     width = max(len(r["target"]) for r in rows)
-    header = f"{'target':<{width}} {'conc':>4} {'pass':<5} {'n':>5} {'err':>4} " \
-             f"{'p50 ms':>8} {'p99 ms':>8} {'tiles/s':>8}"
+    header = (
+        f"{'target':<{width}} {'conc':>4} {'pass':<5} {'n':>5} {'err':>4} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'tiles/s':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         mark = " (cut by --max-seconds)" if r["truncated"] else ""
-        print(f"{r['target']:<{width}} {r['conc']:>4} {r['pass']:<5} {r['n']:>5} {r['errors']:>4} "
-              f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['tiles_s']:>8.1f}{mark}")
+        print(
+            f"{r['target']:<{width}} {r['conc']:>4} {r['pass']:<5} {r['n']:>5} {r['errors']:>4} "
+            f"{r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['tiles_s']:>8.1f}{mark}"
+        )
 
 
 def print_ratios(rows: list[dict[str, Any]], ours: str, peer: str) -> None:
-    print(f"\nratio ours/titiler for the raster layer ({ours} vs {peer}); "
-          "latency < 1 and throughput > 1 favour ours")
+    print(
+        f"\nratio ours/titiler for the raster layer ({ours} vs {peer}); "
+        "latency < 1 and throughput > 1 favour ours"
+    )
     index = {(r["target"], r["conc"], r["pass"]): r for r in rows}
     for conc in CONCURRENCY:
         for kind in ("cold", "warm"):
@@ -333,9 +362,11 @@ def print_ratios(rows: list[dict[str, Any]], ours: str, peer: str) -> None:
             if not a or not b or not a["n"] or not b["n"]:
                 print(f"  conc {conc} {kind}: n/a (no successful requests on one side)")
                 continue
-            print(f"  conc {conc} {kind}: p50 x{a['p50_ms'] / b['p50_ms']:.2f}, "
-                  f"p99 x{a['p99_ms'] / b['p99_ms']:.2f}, "
-                  f"tiles/s x{a['tiles_s'] / b['tiles_s']:.2f}")
+            print(
+                f"  conc {conc} {kind}: p50 x{a['p50_ms'] / b['p50_ms']:.2f}, "
+                f"p99 x{a['p99_ms'] / b['p99_ms']:.2f}, "
+                f"tiles/s x{a['tiles_s'] / b['tiles_s']:.2f}"
+            )
 
 
 # ---------- main ----------
@@ -353,17 +384,29 @@ def build_demo(out: Path) -> Path:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--products", type=Path, metavar="DIR",
-                   help=f"products directory (default: the demo, built once in {OUT}/demo)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--products",
+        type=Path,
+        metavar="DIR",
+        help=f"products directory (default: the demo, built once in {OUT}/demo)",
+    )
     p.add_argument("--cog", type=Path, help="COG titiler reads (default: our raster layer's file)")
     p.add_argument("--per-zoom", type=int, default=6, help="tiles per zoom level (default 6)")
     p.add_argument("--warm-rounds", type=int, default=3, help="warm passes per target (default 3)")
-    p.add_argument("--max-seconds", type=float, default=300.0,
-                   help="stop requesting after this long (default 300)")
-    p.add_argument("--no-cache", action="store_true",
-                   help="run ours without its in-memory tile cache (titiler has none)")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300.0,
+        help="stop requesting after this long (default 300)",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run ours without its in-memory tile cache (titiler has none)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     return p.parse_args(argv)
 
@@ -390,8 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if rows else 1
 
 
-def _bench(args: argparse.Namespace, products: Path, ours: Server, peer: Server,
-           workdir: Path) -> list[dict[str, Any]]:
+def _bench(
+    args: argparse.Namespace, products: Path, ours: Server, peer: Server, workdir: Path
+) -> list[dict[str, Any]]:
     ours.start(workdir)
     layers = _layers(ours.base)
     raster = _pick(layers, "raster", prefer="ndvi")
@@ -407,19 +451,28 @@ def _bench(args: argparse.Namespace, products: Path, ours: Server, peer: Server,
 
     targets = [
         Target(f"ours raster {raster['id']}", "ours", _tile_template(ours.base, raster, period)),
-        Target(f"ours png {choropleth['id']}", "ours",
-               _tile_template(ours.base, choropleth, period_of(choropleth))),
-        Target(f"ours mvt {vector['id']}", "ours",
-               _tile_template(ours.base, vector, period_of(vector))),
-        Target("titiler cog", "titiler", "/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.png?"
-               + _reference_query(raster, cog)),
+        Target(
+            f"ours png {choropleth['id']}",
+            "ours",
+            _tile_template(ours.base, choropleth, period_of(choropleth)),
+        ),
+        Target(
+            f"ours mvt {vector['id']}", "ours", _tile_template(ours.base, vector, period_of(vector))
+        ),
+        Target(
+            "titiler cog",
+            "titiler",
+            "/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.png?" + _reference_query(raster, cog),
+        ),
     ]
     ours.stop()
-    print(f"products {products}\nCOG      {cog}\ntiles    {len(tiles)} at zooms "
-          f"{ZOOMS.start}-{ZOOMS.stop - 1}; {WORKERS} uvicorn workers per server; "
-          f"client: httpx on this machine ({os.cpu_count()} cores shared with the servers)\n"
-          f"ours' in-memory tile cache: {'off' if args.no_cache else 'on (as deployed)'}; "
-          "titiler has none, so warm passes of ours may be cache hits")
+    print(
+        f"products {products}\nCOG      {cog}\ntiles    {len(tiles)} at zooms "
+        f"{ZOOMS.start}-{ZOOMS.stop - 1}; {WORKERS} uvicorn workers per server; "
+        f"client: httpx on this machine ({os.cpu_count()} cores shared with the servers)\n"
+        f"ours' in-memory tile cache: {'off' if args.no_cache else 'on (as deployed)'}; "
+        "titiler has none, so warm passes of ours may be cache hits"
+    )
     for t in targets:
         print(f"  {t.name:<24} {t.template[:110]}")
     print(flush=True)
@@ -442,8 +495,10 @@ def _bench(args: argparse.Namespace, products: Path, ours: Server, peer: Server,
                 asyncio.run(run_pass(server.base, urls * rounds, conc, result, deadline))
                 passes.append(result)
                 if result.errors:
-                    print(f"  {target.name} conc {conc} {kind}: statuses {result.statuses}",
-                          flush=True)
+                    print(
+                        f"  {target.name} conc {conc} {kind}: statuses {result.statuses}",
+                        flush=True,
+                    )
     for server in (ours, peer):
         server.stop()
 

@@ -178,8 +178,7 @@ def _wait_idle(browser: Any) -> None:
     """Wait until the map has loaded every tile it needs and stopped moving."""
     _wait(
         browser,
-        "const m = window.pantau.map;"
-        "return m.loaded() && m.areTilesLoaded() && !m.isMoving();",
+        "const m = window.pantau.map;return m.loaded() && m.areTilesLoaded() && !m.isMoving();",
         "the map to be idle",
     )
     # One more frame so the last tiles are painted before a screenshot.
