@@ -34,17 +34,34 @@ def period_labels(times: Sequence[Any], period: Period) -> list[str]:
 def nanmedian_axis0(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Median over axis 0 ignoring NaN, and the count of non-NaN values.
 
-    Equal to ``np.nanmedian(values, axis=0)`` but about 5x faster for the short axes of a
-    time series: NaN sorts last, so the median is picked by the per-pixel count.
+    Equal to ``np.nanmedian(values, axis=0)`` for finite-or-NaN input, but 5-10x faster for
+    the short axes of a time series: NaN is moved to +inf so it sorts last, the axis is
+    sorted (a compare-exchange network of whole planes when it is short), and the median is
+    picked by the per-pixel count.
     """
     count = (~np.isnan(values)).sum(axis=0)
-    ordered = np.sort(values, axis=0)
+    ordered = np.where(np.isnan(values), np.inf, values).astype(values.dtype, copy=False)
+    _sort_axis0(ordered)
     n = values.shape[0]
     lo = np.take_along_axis(ordered, np.clip((count - 1) // 2, 0, n - 1)[None], 0)[0]
     hi = np.take_along_axis(ordered, np.clip(count // 2, 0, n - 1)[None], 0)[0]
     median = (lo + hi) * np.float32(0.5) if values.dtype == np.float32 else (lo + hi) / 2
     median[count == 0] = np.nan
     return median, count
+
+
+def _sort_axis0(a: np.ndarray) -> None:
+    """Sort ``a`` in place along axis 0: odd-even transposition network for short axes."""
+    n = a.shape[0]
+    if n > 16:
+        a.sort(axis=0)
+        return
+    lo = np.empty_like(a[0])
+    for round_ in range(n):
+        for i in range(round_ % 2, n - 1, 2):
+            np.minimum(a[i], a[i + 1], out=lo)
+            np.maximum(a[i], a[i + 1], out=a[i + 1])
+            a[i] = lo
 
 
 def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -65,9 +82,15 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
     s = np.asarray(scale, dtype=np.float32)[:, None, None]
     o = np.asarray(offset, dtype=np.float32)[:, None, None]
     count = clear.sum(axis=0)
+    n = dn.shape[1]
+    # masked observations become +inf: they sort last, and the count picks the median
     for b in range(dn.shape[0]):
-        refl = np.where(clear, dn[b].astype(np.float32) * s + o, np.float32(np.nan))
-        out[b], _ = nanmedian_axis0(refl)
+        refl = np.where(clear, dn[b].astype(np.float32) * s + o, np.float32(np.inf))
+        _sort_axis0(refl)
+        lo = np.take_along_axis(refl, np.clip((count - 1) // 2, 0, n - 1)[None], 0)[0]
+        hi = np.take_along_axis(refl, np.clip(count // 2, 0, n - 1)[None], 0)[0]
+        out[b] = (lo + hi) * np.float32(0.5)
+    out[:-1, count == 0] = np.nan
     out[-1] = count
     return out
 

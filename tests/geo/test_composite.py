@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -110,3 +112,23 @@ def test_median_composite_is_lazy_and_chunked() -> None:
 )
 def test_period_labels(period: str, expected: list[str]) -> None:
     assert period_labels(["2021-03-05T03:00:00Z", "2022-12-31T23:00:00Z"], period) == expected
+
+
+@pytest.mark.parametrize("t", [1, 2, 5, 9, 17])
+def test_composite_equals_numpy_nanmedian(t: int) -> None:
+    rng = np.random.default_rng(t)
+    stack = rng.integers(1, 6000, (3, t, 40, 50)).astype(np.uint16)
+    stack[-1] = rng.choice([4, 5, 6, 8, 9, 3, 0], (t, 40, 50))
+    offset = rng.choice([0.0, -0.1], t)
+    out = composite_block(stack, scale=np.full(t, 1e-4), offset=offset)
+    clear = np.isin(stack[-1], [4, 5, 6])
+    for b in range(2):
+        refl = (
+            stack[b].astype(np.float32) * np.float32(1e-4)
+            + offset.astype(np.float32)[:, None, None]
+        )
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = np.nanmedian(np.where(clear, refl, np.nan), axis=0)
+        np.testing.assert_allclose(out[b], ref, rtol=1e-6, atol=1e-7, equal_nan=True)
+    np.testing.assert_array_equal(out[-1], clear.sum(axis=0))
