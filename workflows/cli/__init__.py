@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 
 from geo.errors import PantauError
@@ -43,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # rasterio.warp warns about its own in-memory destination on every warped read
+        # (odc-stac's reads at a coarser grid); our files are georeferenced.
+        warnings.filterwarnings("ignore", message="Dataset has no geotransform")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
