@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from geo.atomic import write_parquet, write_text
 from geo.codes import (
     LEVEL_LENGTHS,
     CodeLevel,
@@ -504,10 +504,10 @@ def add_indicator_table(
         master_list=_master_description() if master is None else "custom",
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(target, lambda tmp: stored.to_parquet(tmp, index=False))
+    write_parquet(target, stored, index=False)
     document = {**report.to_dict(), "created": datetime.now(UTC).isoformat(timespec="seconds")}
     text = json.dumps(document, indent=2, ensure_ascii=False)
-    _write_atomic(target.with_suffix(".report.json"), lambda tmp: tmp.write_text(text))
+    write_text(target.with_suffix(".report.json"), text)
     return report
 
 
@@ -611,16 +611,6 @@ def _isin(values: pd.Series, allowed: Collection[str] | np.ndarray) -> pd.Series
     lookup = pd.Index(np.asarray(items, dtype=object)).unique()
     found = lookup.get_indexer(values.to_numpy(dtype=object, na_value=None)) >= 0
     return pd.Series(found, index=values.index)
-
-
-def _write_atomic(target: Path, write: Any) -> None:
-    """Write through ``write(tmp_path)`` to a temporary name, then rename into place."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # -- reading stored tables ---------------------------------------------------------------------

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.enums import Resampling
+
+from geo.atomic import atomic_target as atomic_path
+from geo.atomic import write_json, write_parquet
 
 __all__ = ["atomic_path", "write_json", "write_parquet", "write_cog", "BackgroundWriter"]
 
@@ -32,30 +29,6 @@ _COG_OPTIONS = {
     "OVERVIEWS": "FORCE_USE_EXISTING",
     "BIGTIFF": "IF_SAFER",
 }
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place if the block succeeds."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-
-
-def write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    """Write a (non-spatial) table as Parquet, atomically."""
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
 
 
 def overview_factors(height: int, width: int, *, min_size: int = 256) -> list[int]:

@@ -184,7 +184,7 @@ def simulate_scenes(
         del land_cover
         writer.wait()
 
-    write_parquet(scenes_dir / TRUTH_NAME, truth)
+    write_parquet(scenes_dir / TRUTH_NAME, truth, index=False)
     collection.save_object(include_self_link=False, stac_io=stac_io)
     catalog.save_object(include_self_link=False, stac_io=stac_io)
     manifest = {
