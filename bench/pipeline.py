@@ -39,7 +39,7 @@ MAX_CLOUD = 60.0
 
 def prepare(workdir: Path, n_villages: int, size_km: float, scenes_per_year: int) -> None:
     """Simulate the villages and the scene stack once (reused by later runs)."""
-    from workflows.simulate import simulate_scenes, simulate_villages
+    from simulate import simulate_scenes, simulate_villages
 
     villages_path = workdir / "villages_input.parquet"
     if not villages_path.exists():
@@ -238,7 +238,7 @@ def main() -> int:
     nan_mismatch = sum(int((m[c].isna() != m[f"{c}_a"].isna()).sum()) for c in cols)
     import rasterio
 
-    with rasterio.open(next((args.workdir / "pantau" / "composites").glob("*/ndvi.tif"))) as ds:
+    with rasterio.open(next((args.workdir / "pantau" / "composites").glob("*/*/ndvi.tif"))) as ds:
         shape = ds.shape
     print(
         f"grid {shape[1]} x {shape[0]} px, {len(ours) // max(1, ours['period'].nunique())} "

@@ -16,20 +16,24 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_target", "write_json", "write_parquet", "write_text"]
+__all__ = ["atomic_target", "temporary_sibling", "write_json", "write_parquet", "write_text"]
 
 
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of ``path`` to write to before ``os.replace``."""
+def temporary_sibling(path: Path) -> Path:
+    """A fresh hidden name next to ``path`` (only a name: nothing is created)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
-    """Yield a temporary path; on success it replaces ``path``, on failure it is removed."""
+    """Yield a temporary sibling to write to; on success it replaces ``path``, else it is removed.
+
+    The parent folder is created. Leaving the block normally ``os.replace``s the temporary
+    file onto ``path``; an exception removes it (if it was written) and propagates.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
+    tmp = temporary_sibling(path)
     try:
         yield tmp
         os.replace(tmp, path)

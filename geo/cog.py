@@ -1,8 +1,11 @@
-"""Cloud-optimised GeoTIFF writing: atomic, tiled, compressed, with overviews."""
+"""Cloud-optimised GeoTIFF writing: atomic, tiled, compressed, with overviews.
+
+This is the one COG writer of the project: the pipeline's products and the simulator's
+scenes both go through :func:`write_cog`.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,12 @@ from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.io import MemoryFile
 
-from geo.atomic import atomic_path
+from geo.atomic import atomic_target
 
 __all__ = ["write_cog"]
+
+# tile (block) size in pixels, as docs/products.md promises
+_BLOCK = 512
 
 
 def write_cog(
@@ -31,15 +37,30 @@ def write_cog(
 ) -> Path:
     """Write a 2-D or (band, y, x) array as a COG at ``path``, atomically.
 
-    Internal overviews (``resampling``: ``average`` for continuous values, ``nearest`` for
-    classes and counts), tiles of 512 pixels, zstd compression; floats use the
-    floating-point predictor.
+    Args:
+        array: the pixels; a 2-D array is written as one band.
+        path: the file to (re)place; its folder is created. A failure leaves no file and no
+            temporary file behind.
+        crs: anything rasterio accepts as a CRS (``"EPSG:32749"``, a ``CRS``).
+        transform: the affine transform of the full-resolution grid.
+        nodata: the no-data value (``None`` for none; ``nan`` for floats).
+        resampling: a ``rasterio.enums.Resampling`` name for the internal overviews:
+            ``average`` for continuous values; ``nearest`` for classes, counts and digital
+            numbers, whose values must survive and whose no-data edges must not blend into
+            the data (nearest is also ~10x faster than GDAL's nodata-aware average on a
+            70-megapixel band).
+        descriptions: one description per band.
+        tags: dataset-level metadata tags.
+
+    Returns:
+        ``path``.
+
+    Tiles of 512 pixels, zstd level 1; floats use the floating-point predictor, integers
+    horizontal differencing.
     """
     data = array[None] if array.ndim == 2 else array
     count, height, width = data.shape
     floating = np.issubdtype(data.dtype, np.floating)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
     profile = dict(
         driver="GTiff",
         height=height,
@@ -50,47 +71,46 @@ def write_cog(
         transform=transform,
         nodata=nodata,
         tiled=True,
-        blockxsize=512,
-        blockysize=512,
+        blockxsize=_BLOCK,
+        blockysize=_BLOCK,
     )
-    try:
-        # Overviews are built in memory and reused by the COG driver: 2-3x faster than
-        # letting it build them through a temporary file.
-        with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), MemoryFile() as mem:
-            with mem.open(**profile) as ds:
-                ds.write(data)
-                for i, d in enumerate(descriptions or (), start=1):
-                    ds.set_band_description(i, d)
-                if tags:
-                    ds.update_tags(**tags)
-                factors = _overview_factors(height, width)
-                if factors:
-                    ds.build_overviews(factors, Resampling[resampling])
-            with mem.open() as src:
-                rasterio.shutil.copy(
-                    src,
-                    tmp,
-                    driver="COG",
-                    # zstd level 1: fast to write and ~25% faster to decode than deflate
-                    COMPRESS="ZSTD",
-                    LEVEL="1",
-                    PREDICTOR="3" if floating else "2",
-                    BLOCKSIZE="512",
-                    OVERVIEWS="FORCE_USE_EXISTING" if factors else "NONE",
-                    NUM_THREADS="ALL_CPUS",
-                    BIGTIFF="IF_SAFER",
-                )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    factors = _overview_factors(height, width)
+    # Overviews are built in memory and reused by the COG driver: 2-3x faster than
+    # letting it build them through a temporary file.
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), MemoryFile() as mem:
+        with mem.open(**profile) as ds:
+            ds.write(data)
+            for i, d in enumerate(descriptions or (), start=1):
+                ds.set_band_description(i, d)
+            if tags:
+                ds.update_tags(**tags)
+            if factors:
+                ds.build_overviews(factors, Resampling[resampling])
+        with mem.open() as src, atomic_target(path) as tmp:
+            rasterio.shutil.copy(
+                src,
+                tmp,
+                driver="COG",
+                # zstd level 1: ~2x faster to write than deflate on noisy bands for a few
+                # percent more bytes, and ~25% faster to decode
+                COMPRESS="ZSTD",
+                LEVEL="1",
+                PREDICTOR="3" if floating else "2",
+                BLOCKSIZE=str(_BLOCK),
+                OVERVIEWS="FORCE_USE_EXISTING" if factors else "NONE",
+                NUM_THREADS="ALL_CPUS",
+                BIGTIFF="IF_SAFER",
+            )
     return path
 
 
 def _overview_factors(height: int, width: int) -> list[int]:
-    """Power-of-two decimations down to about one 512 px tile."""
+    """Power-of-two decimations down to about one tile: the smallest level is 256-511 px.
+
+    ``[]`` when the raster is under 512 px on its longer side.
+    """
     factors, f = [], 2
-    while max(height, width) / f >= 256:
+    while max(height, width) / f >= _BLOCK // 2:
         factors.append(f)
         f *= 2
     return factors

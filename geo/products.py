@@ -84,6 +84,8 @@ class Product:
     statistics: Mapping[str, str] = field(default_factory=dict)
     #: short label used in column titles (``NDVI mean``)
     label: str = ""
+    #: titles of statistic columns that read better than ``<label> <stat>``
+    column_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def n_bands(self) -> int:
@@ -94,6 +96,15 @@ class Product:
     def colormap_name(self) -> str:
         """Name of the default colormap ('' for none or a fixed class colormap)."""
         return self.colormap if isinstance(self.colormap, str) else ""
+
+    @property
+    def recipe(self) -> str:
+        """What the stored values depend on: formula, inputs, storage (for fingerprints)."""
+        f = self.formula
+        name = str(f) if isinstance(f, BuiltUpRule) else getattr(f, "__qualname__", repr(f))
+        module = getattr(f, "__module__", "")
+        stored = f"{self.dtype} x{self.scale:g} nodata {self.nodata}"
+        return f"{module}.{name}({', '.join(self.inputs)}) -> {stored}"
 
     def compute(self, values: Mapping[str, Array]) -> Array:
         """The product's float32 values from its inputs (reflectance, count, products)."""
@@ -140,6 +151,8 @@ class ProductRegistry(Mapping[str, Product]):
                     f"product {p.name!r} needs {', '.join(unknown)}: not a band, "
                     f"{COUNT_INPUT!r} or a product declared before it"
                 )
+            if p.statistics and p.n_bands > 1:
+                raise ValueError(f"product {p.name!r}: statistics need a one-band product")
             for column in p.statistics:
                 if column in columns:
                     raise ValueError(f"column {column!r} of {p.name!r} is also {columns[column]}'s")
@@ -201,7 +214,8 @@ class ProductRegistry(Mapping[str, Product]):
         titles: dict[str, str] = {}
         for p in self._products.values():
             for column, stat in p.statistics.items():
-                titles[column] = f"{p.label} {stat}" if p.label else p.title
+                default = f"{p.label} {stat}" if p.label else p.title
+                titles[column] = p.column_labels.get(column, default)
         return titles
 
     def compute(self, values: Mapping[str, Array]) -> dict[str, Array]:
@@ -332,6 +346,7 @@ PRODUCTS = ProductRegistry(
             classes={1: "built-up", 0: "not built-up"},
             statistics={"built_up_fraction": "mean"},
             label="Built-up",
+            column_labels={"built_up_fraction": "Built-up fraction"},
         ),
         Product(
             name="clear_count",
@@ -349,6 +364,7 @@ PRODUCTS = ProductRegistry(
             roles=("metadata",),
             statistics={"n_obs": "median"},
             label="Clear observations",
+            column_labels={"n_obs": "Clear observations (median per pixel)"},
         ),
         Product(
             name="rgb",

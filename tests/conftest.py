@@ -10,6 +10,22 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _warm_dask_ip_cache() -> None:
+    """Ask distributed for this machine's address once, before pytest-socket is armed.
+
+    Its in-process comm (a run's default LocalCluster) names itself after ``get_ip()``,
+    which picks the interface routing to 8.8.8.8 with a UDP ``connect`` that sends nothing;
+    pytest-socket forbids that connect during a test. The answer is memoised, so asking at
+    collection, when no guard is installed, keeps every test offline.
+    """
+    from distributed.utils import get_ip
+
+    get_ip()
+
+
+_warm_dask_ip_cache()
+
+
 def shared_data_dir() -> Path:
     """``$PANTAU_SHARED_DATA`` or ``../shared/data`` relative to the repository."""
     env = os.environ.get("PANTAU_SHARED_DATA")

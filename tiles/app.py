@@ -32,8 +32,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from titiler.core.models.mapbox import TileJSON
 
+from geo.products import PRODUCTS, ProductRegistry
 from tiles import choropleth
 from tiles.cache import build_cache
+from tiles.catalogue import Catalogue, Layer, ProductsStore
 from tiles.dependencies import (
     AppContext,
     app_context,
@@ -49,16 +51,14 @@ from tiles.errors import (
     register_error_handlers,
 )
 from tiles.legend import ClassParams
-from tiles.products import Catalogue, Layer, ProductsStore
 from tiles.raster import (
     RASTER_QUERY,
-    RASTER_SPECS,
     RasterTilerFactory,
-    gdal_environment,
     raster_colormap,
     raster_legend,
     raster_rendering,
 )
+from tiles.reader import gdal_environment
 from tiles.settings import TilesSettings
 from tiles.vector import MVT_LAYER, vector_fields
 from tiles.wmts import WMTS_MEDIA_TYPE, capabilities
@@ -124,7 +124,7 @@ def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any
         "bounds": [float(b) for b in layer.bounds],
     }
     if layer.raster:
-        spec = RASTER_SPECS[layer.raster]
+        spec = ctx.products[layer.raster]
         entry["range"] = list(spec.rescale[0] if spec.rescale else spec.valid_range)
         entry["legend"] = raster_legend(spec)
     elif layer.kind in ("choropleth", "bivariate"):
@@ -241,7 +241,7 @@ def tilejson(
         )
     if layer.raster:
         check_query(request, (RASTER_QUERY - {"v"}) | {"tile_format"})
-        spec = RASTER_SPECS[layer.raster]
+        spec = ctx.products[layer.raster]
         raster_colormap(spec, colormap_name)
         raster_rendering(spec, rescale, gamma)
     else:
@@ -326,15 +326,24 @@ def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict
 # --------------------------------------------------------------------------- factory
 
 
-def create_app(settings: TilesSettings | None = None) -> FastAPI:
-    """Build the tile server for ``settings.products_dir`` (settings from env when None)."""
+def create_app(
+    settings: TilesSettings | None = None, *, products: ProductRegistry = PRODUCTS
+) -> FastAPI:
+    """Build the tile server for ``settings.products_dir`` (settings from env when None).
+
+    ``products`` is the product registry whose rasters are served (``raster.<name>``) and
+    whose statistic columns get their titles from it.
+    """
     settings = settings or TilesSettings()  # type: ignore[call-arg]
     if not settings.products_dir.is_dir():
         raise ProductsUnavailable(f"products directory not found: {settings.products_dir}")
     _register_convertors()
     gdal_env = gdal_environment()
     store = ProductsStore(
-        settings.products_dir, rescan_interval=settings.rescan_interval, gdal_env=gdal_env
+        settings.products_dir,
+        products=products,
+        rescan_interval=settings.rescan_interval,
+        gdal_env=gdal_env,
     )
     store.current()  # scan once now, so a broken directory fails at start-up
     cache = build_cache(settings.cache_size, settings.cache_url, settings.cache_ttl)
@@ -344,7 +353,9 @@ def create_app(settings: TilesSettings | None = None) -> FastAPI:
         description="Village-level indicators from Sentinel-2 as map tiles (TileJSON, WMTS, MVT).",
         version="0.1.0",
     )
-    app.state.pantau = AppContext(settings=settings, store=store, cache=cache, gdal_env=gdal_env)
+    app.state.pantau = AppContext(
+        settings=settings, products=products, store=store, cache=cache, gdal_env=gdal_env
+    )
     register_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(

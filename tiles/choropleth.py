@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tiles.cache import CachedTile, cached_response, tile_key
+from tiles.catalogue import Catalogue, Layer
 from tiles.dependencies import (
     CLASS_QUERY,
     app_context,
@@ -32,8 +33,8 @@ from tiles.dependencies import (
 )
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
 from tiles.legend import HATCH_COLOR, NO_DATA_COLOR, Classes, ClassParams, hex_to_rgba
-from tiles.products import Catalogue, Layer, ZoomGeometry
 from tiles.vector import MVT_MEDIA_TYPE, render_mvt
+from tiles.villages import ZoomGeometry
 
 __all__ = [
     "VILLAGE_KINDS",

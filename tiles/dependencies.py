@@ -22,8 +22,9 @@ from tiles.legend import ClassParams
 from tiles.settings import MAX_CLASSES, TilesSettings
 
 if TYPE_CHECKING:
+    from geo.products import ProductRegistry
     from tiles.cache import TileCache
-    from tiles.products import Catalogue, ProductsStore
+    from tiles.catalogue import Catalogue, ProductsStore
 
 __all__ = [
     "AppContext",
@@ -49,6 +50,7 @@ class AppContext:
     """What ``create_app`` builds from the settings and the endpoints share."""
 
     settings: TilesSettings
+    products: ProductRegistry
     store: ProductsStore
     cache: TileCache
     gdal_env: dict[str, str]

@@ -51,12 +51,11 @@ _DIVERGING = {
     "brbg": "8c510a bf812d dfc27d f6e8c3 f5f5f5 c7eae5 80cdc1 35978f 01665e",
     "puor": "b35806 e08214 fdb863 fee0b6 f7f7f7 d8daeb b2abd2 8073ac 542788",
 }
-# Tableau 10 + 2, for categories without a natural order.
+# Tableau 10 + 2, for categories without a natural order (repeated past the 12th).
 _QUALITATIVE = (
     "#4e79a7 #f28e2b #e15759 #76b7b2 #59a14f #edc948 #b07aa1 #ff9da7 #9c755f #bab0ac "
     "#1f78b4 #33a02c"
 ).split()
-MAX_CATEGORIES = len(_QUALITATIVE)
 
 #: Joshua Stevens' 3x3 bivariate scheme; index = y_class * 3 + x_class (0 = low).
 BIVARIATE_PALETTE = (
@@ -252,7 +251,7 @@ def classify_categorical(categories: Sequence[str]) -> Classes:
         if set(cats) <= set(order):
             lookup = dict(zip(order, colors, strict=True))
             return Classes("categorical", cats, tuple(lookup[c] for c in cats), categories=cats)
-    colors = tuple(_QUALITATIVE[i % MAX_CATEGORIES] for i in range(len(cats)))
+    colors = tuple(_QUALITATIVE[i % len(_QUALITATIVE)] for i in range(len(cats)))
     return Classes("categorical", cats, colors, categories=cats)
 
 

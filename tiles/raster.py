@@ -1,10 +1,12 @@
 """Raster layers (COGs of a period) served by a composed titiler ``TilerFactory``.
 
-The factory's ``path_dependency`` maps (layer id, period) to a file the catalogue found; the
+Each raster layer is a product of the app's registry (:mod:`geo.products`): its bands,
+resampling, colormap, rescale, gamma and legend come from the product's declaration. The
+factory's ``path_dependency`` maps (layer id, period) to a file the catalogue found; the
 other titiler dependencies are replaced by ones that only allow safe choices: band indexes
 fixed per product, a colormap name from rio-tiler's registry, ``rescale`` within the
-product's valid range, ``gamma`` for the true-colour layer. Files are opened with the GeoTIFF
-driver only, so neither VRT XML nor a network path can ever be opened.
+product's valid range, ``gamma`` where the product takes it. Files are opened with the
+GeoTIFF driver only (:mod:`tiles.reader`), so neither VRT XML nor a network path is opened.
 """
 
 # No `from __future__ import annotations` here: the factory's endpoints declare dependencies
@@ -15,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-import attr
 import numpy as np
 import rasterio
 from attrs import define, field
 from fastapi import Depends, Path, Query
 from rio_tiler.colormap import cmap
-from rio_tiler.io import BaseReader, Reader
+from rio_tiler.io import BaseReader
 from rio_tiler.types import ColorMapType
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,97 +30,25 @@ from titiler.core.dependencies import BidxParams, DefaultDependency
 from titiler.core.factory import FactoryExtension, TilerFactory, img_endpoint_params
 from titiler.core.resources.enums import ImageType
 
+from geo.products import Product
 from tiles.cache import CachedTile, cached_response, tile_key
 from tiles.dependencies import app_context, catalogue, check_query, check_tile, tilesize_value
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
+from tiles.reader import ProductReader
 
 __all__ = [
-    "ALLOWED_DRIVER",
     "RASTER_QUERY",
-    "RasterSpec",
-    "RASTER_SPECS",
-    "gdal_environment",
-    "ProductReader",
     "RasterTilerFactory",
     "RasterLegendExtension",
+    "raster_colormap",
     "raster_legend",
+    "raster_product",
+    "raster_rendering",
 ]
 
-#: The only GDAL driver a product file is opened with (GDAL "allowed drivers").
-ALLOWED_DRIVER = "GTiff"
 #: Query parameters a raster tile takes.
 RASTER_QUERY = frozenset({"tilesize", "colormap_name", "rescale", "gamma", "v"})
 _MAX_RESCALE_TEXT = 64
-
-
-@dataclass(frozen=True)
-class RasterSpec:
-    """How one product COG is drawn by default, and what a client may change."""
-
-    name: str
-    title: str
-    bands: tuple[int, ...]
-    valid_range: tuple[float, float]
-    rescale: tuple[tuple[float, float], ...] | None
-    colormap: str | dict[int, tuple[int, int, int, int]] | None
-    resampling: str = "nearest"
-    gamma: bool = False
-
-    @property
-    def colormap_name(self) -> str:
-        """Name of the default colormap ('' for none or a fixed class colormap)."""
-        return self.colormap if isinstance(self.colormap, str) else ""
-
-
-_BUILT_UP: dict[int, tuple[int, int, int, int]] = {0: (240, 240, 240, 90), 1: (215, 48, 39, 255)}
-
-RASTER_SPECS: dict[str, RasterSpec] = {
-    s.name: s
-    for s in (
-        RasterSpec(
-            "rgb", "True colour (red, green, blue)", (1, 2, 3), (0, 10000),
-            ((0, 3000),) * 3, None, resampling="bilinear", gamma=True,
-        ),
-        RasterSpec("ndvi", "NDVI (vegetation)", (1,), (-1, 1), ((-0.2, 0.9),), "rdylgn"),
-        RasterSpec("ndbi", "NDBI (built-up index)", (1,), (-1, 1), ((-0.5, 0.5),), "rdylbu_r"),
-        RasterSpec("mndwi", "MNDWI (water)", (1,), (-1, 1), ((-0.8, 0.8),), "blues"),
-        RasterSpec("bsi", "BSI (bare soil)", (1,), (-1, 1), ((-0.5, 0.5),), "brbg_r"),
-        RasterSpec("built_up", "Built-up pixels", (1,), (0, 1), None, _BUILT_UP),
-        RasterSpec(
-            "clear_count", "Clear observations per pixel", (1,), (0, 255), ((0, 40),), "viridis"
-        ),
-    )
-}  # fmt: skip
-
-
-def gdal_environment() -> dict[str, str]:
-    """GDAL options for every read: no network, no Python in VRTs, no directory listing.
-
-    VRT inputs are refused by opening products with the GeoTIFF driver only
-    (:data:`ALLOWED_DRIVER`), not with ``GDAL_SKIP=VRT``: rasterio's reprojection, which
-    rio-tiler uses for every tile, builds VRTs internally, and a process whose first GDAL
-    environment skips the VRT driver fails every reprojected read.
-    """
-    return {
-        "GDAL_VRT_ENABLE_PYTHON": "NO",
-        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".pantau-network-disabled",
-        "GDAL_HTTP_MAX_RETRY": "0",
-        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-        "VSI_CACHE": "TRUE",
-    }
-
-
-@attr.s
-class ProductReader(Reader):
-    """rio-tiler Reader that opens local GeoTIFFs only."""
-
-    def __attrs_post_init__(self) -> None:
-        """Open with the GeoTIFF driver alone, then let rio-tiler read the metadata."""
-        if self.dataset is None:
-            self.dataset = self._ctx_stack.enter_context(
-                rasterio.open(self.input, driver=ALLOWED_DRIVER)
-            )
-        super().__attrs_post_init__()
 
 
 # --------------------------------------------------------------------------- dependencies
@@ -128,12 +57,13 @@ LayerId = Annotated[str, Path(description="layer id, e.g. raster.ndvi (see GET /
 Period = Annotated[str, Path(description="period label, e.g. 2024 or 2024-Q1")]
 
 
-def raster_spec(layer_id: LayerId) -> RasterSpec:
-    """The spec of a raster layer id."""
-    spec = RASTER_SPECS.get(layer_id.removeprefix("raster."))
-    if spec is None or not layer_id.startswith("raster."):
+def raster_product(request: Request, layer_id: LayerId) -> Product:
+    """The registry product of a raster layer id."""
+    products = app_context(request).products
+    name = layer_id.removeprefix("raster.")
+    if not layer_id.startswith("raster.") or name not in products:
         raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
-    return spec
+    return products[name]
 
 
 def raster_path(request: Request, layer_id: LayerId, period: Period) -> str:
@@ -145,9 +75,9 @@ def raster_path(request: Request, layer_id: LayerId, period: Period) -> str:
     return str(cat.raster_file(layer, period))
 
 
-def raster_bands(spec: Annotated[RasterSpec, Depends(raster_spec)]) -> BidxParams:
+def raster_bands(spec: Annotated[Product, Depends(raster_product)]) -> BidxParams:
     """Band indexes are fixed per product (no ``bidx``, no ``expression``)."""
-    return BidxParams(indexes=list(spec.bands))
+    return BidxParams(indexes=list(range(1, spec.n_bands + 1)))
 
 
 @dataclass
@@ -158,13 +88,13 @@ class DatasetOptions(DefaultDependency):
     reproject_method: str = "nearest"
 
 
-def raster_dataset_options(spec: Annotated[RasterSpec, Depends(raster_spec)]) -> DatasetOptions:
+def raster_dataset_options(spec: Annotated[Product, Depends(raster_product)]) -> DatasetOptions:
     """Resampling of the product (nearest for classes and counts)."""
-    return DatasetOptions(spec.resampling, spec.resampling)
+    return DatasetOptions(spec.tile_resampling, spec.tile_resampling)
 
 
 def raster_colormap(
-    spec: Annotated[RasterSpec, Depends(raster_spec)],
+    spec: Annotated[Product, Depends(raster_product)],
     colormap_name: Annotated[
         str | None, Query(max_length=64, description="a rio-tiler colormap name")
     ] = None,
@@ -173,10 +103,10 @@ def raster_colormap(
     if colormap_name is None:
         if isinstance(spec.colormap, str):
             return cmap.get(spec.colormap)
-        return spec.colormap
-    if spec.name == "rgb":
+        return dict(spec.colormap) if spec.colormap is not None else None
+    if spec.n_bands > 1:
         raise InvalidParameter(
-            "colormap_name: the true-colour layer takes no colormap", parameter="colormap_name"
+            "colormap_name: a multi-band layer takes no colormap", parameter="colormap_name"
         )
     if colormap_name not in cmap.list():
         raise InvalidParameter("colormap_name: unknown colormap", parameter="colormap_name")
@@ -192,10 +122,10 @@ class RasterRendering(DefaultDependency):
     add_mask: bool = True
 
 
-def _parse_rescale(spec: RasterSpec, values: list[str]) -> tuple[tuple[float, float], ...]:
-    if len(values) > len(spec.bands):
+def _parse_rescale(spec: Product, values: list[str]) -> tuple[tuple[float, float], ...]:
+    if len(values) > spec.n_bands:
         raise InvalidParameter(
-            f"rescale: at most {len(spec.bands)} ranges for this layer", parameter="rescale"
+            f"rescale: at most {spec.n_bands} ranges for this layer", parameter="rescale"
         )
     lo, hi = spec.valid_range
     ranges = []
@@ -211,13 +141,13 @@ def _parse_rescale(spec: RasterSpec, values: list[str]) -> tuple[tuple[float, fl
                 parameter="rescale",
             )
         ranges.append((a, b))
-    if len(ranges) < len(spec.bands):  # one range given for every band
-        ranges = [ranges[0]] * len(spec.bands)
+    if len(ranges) < spec.n_bands:  # one range given for every band
+        ranges = [ranges[0]] * spec.n_bands
     return tuple(ranges)
 
 
 def raster_rendering(
-    spec: Annotated[RasterSpec, Depends(raster_spec)],
+    spec: Annotated[Product, Depends(raster_product)],
     rescale: Annotated[
         list[str] | None, Query(description="min,max per band, within the layer's valid range")
     ] = None,
@@ -232,7 +162,7 @@ def raster_rendering(
     formula = None
     if gamma is not None:
         if not spec.gamma:
-            raise InvalidParameter("gamma: only the rgb layer takes gamma", parameter="gamma")
+            raise InvalidParameter("gamma: this layer takes no gamma", parameter="gamma")
         if not (math.isfinite(gamma) and 0.2 <= gamma <= 5):
             raise InvalidParameter("gamma: must be between 0.2 and 5", parameter="gamma")
         formula = f"gamma rgb {gamma:g}"
@@ -240,9 +170,9 @@ def raster_rendering(
 
 
 def _class_rescale(
-    spec: RasterSpec, colormap_name: str | None, rendering: RasterRendering
+    spec: Product, colormap_name: str | None, rendering: RasterRendering
 ) -> RasterRendering:
-    # A named colormap on the 0/1 built-up layer needs 0..1 stretched to 0..255.
+    # A named colormap on a class layer (0/1 built-up) needs its range stretched to 0..255.
     if spec.rescale is None and colormap_name and rendering.rescale is None:
         lo, hi = spec.valid_range
         return RasterRendering(rescale=((lo, hi),), color_formula=rendering.color_formula)
@@ -268,17 +198,19 @@ def _hex(rgba: tuple[int, ...]) -> str:
 
 
 def raster_legend(
-    spec: RasterSpec, colormap_name: str | None = None, rescale: Any = None
+    spec: Product, colormap_name: str | None = None, rescale: Any = None
 ) -> list[dict]:
     """Legend entries of a raster layer (colour stops of its colormap, or its classes)."""
-    if spec.name == "rgb":
+    if spec.legend == "none":
         return []
-    if spec.name == "built_up" and not colormap_name:
+    if spec.legend == "classes" and not colormap_name:
         return [
-            {"label": "built-up", "color": _hex(_BUILT_UP[1]), "value": 1},
-            {"label": "not built-up", "color": _hex(_BUILT_UP[0]), "value": 0},
+            {"label": label, "color": _hex(color), "value": value}
+            for value, label, color in spec.legend_classes()
         ]
     name = colormap_name or spec.colormap_name
+    if not name:
+        return []
     # registry colormaps are 256-entry {value: rgba} dicts
     colors = cast(dict[int, tuple[int, int, int, int]], cmap.get(name))
     (lo, hi), *_ = rescale or spec.rescale or (spec.valid_range,)
@@ -300,7 +232,7 @@ class RasterLegendExtension(FactoryExtension):
         def legend(
             request: Request,
             src_path: Annotated[str, Depends(factory.path_dependency)],
-            spec: Annotated[RasterSpec, Depends(raster_spec)],
+            spec: Annotated[Product, Depends(raster_product)],
             colormap: Annotated[Any, Depends(factory.colormap_dependency)],
             rendering: Annotated[RasterRendering, Depends(factory.render_dependency)],
         ) -> dict:
@@ -361,7 +293,7 @@ class RasterTilerFactory(TilerFactory):
             y: Annotated[int, Path(description="tile row")],
             format: Annotated[str, Path(description="png")],
             src_path: Annotated[str, Depends(self.path_dependency)],
-            spec: Annotated[RasterSpec, Depends(raster_spec)],
+            spec: Annotated[Product, Depends(raster_product)],
             layer_params: Annotated[BidxParams, Depends(self.layer_dependency)],
             dataset_params: Annotated[DatasetOptions, Depends(self.dataset_dependency)],
             colormap: Annotated[Any, Depends(self.colormap_dependency)],

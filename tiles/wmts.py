@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import morecantile
 
-from tiles.products import Layer
+from tiles.catalogue import Layer
 
 __all__ = ["WMTS_MEDIA_TYPE", "wmts_identifier", "capabilities"]
 

@@ -15,9 +15,9 @@ import pandas as pd
 
 from geo.atomic import write_json, write_parquet
 from geo.villages import VillageSet, load_villages
+from simulate import simulate_scenes, simulate_villages
 from workflows.run import RunConfig, RunResult, run
 from workflows.settings import WorkflowSettings
-from workflows.simulate import simulate_scenes, simulate_villages
 
 __all__ = ["DemoConfig", "Recovery", "demo", "recovery"]
 

@@ -1,10 +1,13 @@
-"""``pantau run``: scenes -> masked median composites -> indices -> per-village statistics.
+"""``pantau run``: plan work units, run each wholly on a worker, gather per-village tables.
 
-Stages: search (stac.search) -> plausibility check per scene (coarse load) -> per period:
-load (stac.load, lazy) -> composite (geo.composite, on the Dask cluster) -> indices, COGs,
-zonal statistics (numpy, coverage weights computed once per grid) -> STAC item (the commit
-marker, written last). Finally villages.parquet/csv and quality.json are assembled from the
-committed periods. Every file is written under a temporary name and renamed.
+The driver searches the scenes once, splits the villages into work units (tiles of the fixed
+grid of :mod:`geo.tiling`, each with its home villages), checks every scene's radiometry
+once (one small task per scene), and submits one task per unit (:func:`workflows.unit.
+run_unit`) with a bounded number in flight. A unit loads, composites, writes its COGs,
+statistics and STAC item (last) itself; the driver never holds a raster. A unit x period
+whose item carries the same fingerprint is skipped, so a rerun computes only what was not
+committed. Finally villages.parquet/csv, quality.json and the catalog's collection are
+assembled from the committed tables.
 """
 
 from __future__ import annotations
@@ -12,50 +15,38 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 import pystac
-from odc.geo.geobox import GeoBox
+import shapely
 
-from geo.atomic import atomic_target, write_json, write_parquet
-from geo.cog import write_cog
-from geo.composite import Period, median_composite, period_labels
-from geo.indices import BUILT_UP_RULE, INDICES, built_up_mask, compute_indices, required_bands
-from geo.plausibility import scene_plausibility
+from geo.atomic import write_json
+from geo.composite import Period, period_labels
+from geo.products import PRODUCTS, BuiltUpRule, ProductRegistry
+from geo.tiling import Unit, plan_units
 from geo.villages import VillageSet, load_villages
-from geo.zonal import STATS, CoverageWeights, coverage_weights, grid_key, zonal_stats
-from stac.load import load_stack
-from stac.parse import item_datetime, parse_item
-from stac.publish import ProductAsset, read_period_item, write_period_item
 from stac.search import search_scenes
-from stac.source import StacSource, resolve_source
+from stac.source import resolve_source
+from workflows.assemble import assemble
+from workflows.checks import check_scene
 from workflows.errors import WorkflowError
-from workflows.progress import compute_array, compute_with_progress
 from workflows.settings import WorkflowSettings
+from workflows.submit import run_units
+from workflows.unit import PeriodJob, UnitJob, stat_columns, unit_paths
 
-__all__ = ["RunConfig", "RunResult", "run", "STAT_COLUMNS"]
+__all__ = ["RunConfig", "RunResult", "run", "STAT_COLUMNS", "stat_columns"]
 
 log = logging.getLogger(__name__)
 
-COG = "image/tiff; application=geotiff; profile=cloud-optimized"
-INDEX_NAMES = tuple(INDICES)
-REFLECTANCE_BANDS = required_bands(INDEX_NAMES)
-STAT_COLUMNS = tuple(f"{i}_{s}" for i in INDEX_NAMES for s in STATS) + (
-    "built_up_fraction",
-    "valid_fraction",
-    "n_obs",
-)
+#: Statistic columns of a run with the default registry.
+STAT_COLUMNS = stat_columns(PRODUCTS)
 
 
 @dataclass(frozen=True)
@@ -76,16 +67,19 @@ class RunConfig:
     scheduler: str | None = None
     workers: int | None = None
     progress: bool = True
+    tile_size: int | None = None
 
 
 @dataclass
 class RunResult:
-    """What a run did: periods computed and reused, outputs, timings."""
+    """What a run did: periods and units computed and reused, outputs, timings."""
 
     out: Path
     periods: list[str]
+    units: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    computed_units: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -100,8 +94,9 @@ def run(
     villages: VillageSet | None = None,
     settings: WorkflowSettings | None = None,
     client: Any = None,
+    products: ProductRegistry = PRODUCTS,
 ) -> RunResult:
-    """Run the whole pipeline for ``config``; resumable, atomic, idempotent."""
+    """Run the whole pipeline for ``config``; resumable per unit and period, atomic."""
     t0 = time.perf_counter()
     settings = settings or WorkflowSettings()
     out = Path(config.out)
@@ -129,104 +124,124 @@ def run(
             f"no Sentinel-2 scenes in {source} between {config.start} and {config.end} with "
             f"cloud cover <= {max_cloud}%: widen the dates or raise --max-cloud"
         )
-    geobox = analysis_geobox(area, settings.resolution)
+    tile_size = config.tile_size or settings.tile_size
+    units = plan_units(area, tile_size=tile_size, resolution=settings.resolution)
     labels = period_labels([i.datetime for i in items], config.period)
     by_period: dict[str, list[pystac.Item]] = {}
     for label, item in zip(labels, items, strict=True):
         by_period.setdefault(label, []).append(item)
     periods = sorted(by_period)
-    result = RunResult(out=out, periods=periods)
+    result = RunResult(out=out, periods=periods, units=[u.id for u in units])
     out.mkdir(parents=True, exist_ok=True)
-    catalog_dir = out / "catalog"
-    utm_villages = area.to_crs(f"EPSG:{_epsg(geobox)}")
-    key = grid_key(utm_villages, geobox.shape.yx, geobox.affine)
-    base_params = {
+    parameters = {
         "stac": str(source),
         "period": config.period,
         "start": str(config.start),
         "end": str(config.end),
         "max_cloud": max_cloud,
         "resolution": settings.resolution,
+        "tile_size": tile_size,
         "region": villages.report.region,
-        "built_up_rule": str(BUILT_UP_RULE),
+        "products": {name: p.recipe for name, p in products.items()},
         "exclude_implausible": settings.exclude_implausible,
-        "grid": key,
         "groupby": settings.groupby,
     }
-    fingerprints = {p: _fingerprint(base_params, by_period[p]) for p in periods}
-    pending = [
-        p
-        for p in periods
-        if (read_period_item(catalog_dir, p) or {}).get("properties", {}).get("pantau:fingerprint")
-        != fingerprints[p]
-        or not (out / "stats" / f"{p}.parquet").exists()
-    ]
-    result.skipped = [p for p in periods if p not in pending]
+    footprints = {i.id: shapely.geometry.shape(i.geometry) for i in items if i.geometry}
+    plan = _plan(units, area, by_period, footprints, parameters, out)
+    pending = [(u, p) for u, p in plan if not _committed(out, u.id, p)]
+    done = {(u.id, p.period) for u, p in plan} - {(u.id, p.period) for u, p in pending}
+    result.skipped = sorted({p for p in periods if all((u.id, p) in done for u in units)})
+    result.computed = sorted({p.period for _, p in pending})
+    checks_path = out / "stats" / "scene_checks.json"
+    checks = _stored_checks(checks_path, settings.plausibility_resolution)
     if pending:
         from workflows.cluster import dask_client
 
-        weights = _coverage(utm_villages, geobox, out / ".cache" / f"coverage-{key}.npz")
         ctx = (
-            _nullcontext(client)
+            nullcontext(client)
             if client is not None
             else dask_client(
                 config.scheduler, workers=config.workers, memory_limit=settings.memory_limit
             )
         )
         with ctx as dask:
-            checks = _plausibility(
-                [i for p in pending for i in by_period[p]],
-                area,
-                source,
-                settings,
-                dask,
-                progress=config.progress,
-            )
-            for p in pending:
-                _run_period(
-                    p,
-                    by_period[p],
-                    checks,
-                    geobox=geobox,
-                    villages=area,
-                    weights=weights,
-                    source=source,
-                    settings=settings,
-                    out=out,
-                    params=base_params,
-                    fingerprint=fingerprints[p],
-                    progress=config.progress,
+            needed = {i["id"]: i for _, p in pending for i in p.items if i["id"] not in checks}
+            if needed:
+                checks.update(
+                    _check_scenes(dask, needed, source.patch_url, settings, config.progress)
                 )
-                result.computed.append(p)
-    _assemble(out, periods, area, villages, settings)
+                write_json(
+                    checks_path,
+                    {"resolution": settings.plausibility_resolution, "scenes": checks},
+                )
+            jobs = _jobs(pending, area, checks, products, settings, parameters, out, source)
+            run_units(dask, jobs, progress=config.progress, max_in_flight=settings.max_in_flight)
+        result.computed_units = [(u.id, p.period) for u, p in pending]
+    assemble(
+        out,
+        periods=periods,
+        units=units,
+        area=area,
+        villages=villages,
+        items=by_period,
+        checks=checks,
+        settings=settings,
+        columns=stat_columns(products),
+        rule=_built_up_rule(products),
+    )
     result.seconds = time.perf_counter() - t0
     return result
 
 
-class _nullcontext:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __enter__(self) -> Any:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def _built_up_rule(products: ProductRegistry) -> str | None:
+    """The built-up rule of the registry's ``built_up`` product, if it is the rule."""
+    product = products.get("built_up")
+    return str(product.formula) if product and isinstance(product.formula, BuiltUpRule) else None
 
 
-def analysis_geobox(villages: gpd.GeoDataFrame, resolution: float) -> GeoBox:
-    """The 10 m (``resolution``) UTM grid over the villages, edges on multiples of the size."""
-    crs = villages.estimate_utm_crs()
-    bounds = villages.to_crs(crs).total_bounds
-    return GeoBox.from_bbox(tuple(bounds), crs=f"EPSG:{crs.to_epsg()}", resolution=resolution)
+def _plan(
+    units: Sequence[Unit],
+    area: gpd.GeoDataFrame,
+    by_period: dict[str, list[pystac.Item]],
+    footprints: dict[str, Any],
+    parameters: dict[str, Any],
+    out: Path,
+) -> list[tuple[Unit, PeriodJob]]:
+    """Every unit x period with the scenes over the unit and the commit fingerprint."""
+    geometry = area.set_index("kode").geometry
+    plan = []
+    for unit in units:
+        extent = shapely.box(*unit.bbox)
+        village_hash = hashlib.sha256(
+            b"".join(shapely.to_wkb(geometry.loc[list(unit.kodes)].values))
+        ).hexdigest()[:16]
+        for period, items in sorted(by_period.items()):
+            over = [
+                i for i in items if i.id not in footprints or footprints[i.id].intersects(extent)
+            ]
+            fingerprint = _fingerprint(
+                {
+                    **parameters,
+                    "unit": unit.id,
+                    "geobox": str(unit.geobox),
+                    "villages": village_hash,
+                },
+                over,
+            )
+            plan.append((unit, PeriodJob(period, tuple(i.to_dict() for i in over), fingerprint)))
+    return plan
 
 
-def _epsg(geobox: GeoBox) -> int:
-    """EPSG code of the analysis grid (always a UTM zone)."""
-    epsg = geobox.crs.epsg if geobox.crs is not None else None
-    if epsg is None:  # pragma: no cover - analysis_geobox always builds an EPSG grid
-        raise WorkflowError("the analysis grid has no EPSG code")
-    return int(epsg)
+def _committed(out: Path, unit_id: str, job: PeriodJob) -> bool:
+    """Is this unit x period's item written with the same fingerprint (and its table)?"""
+    paths = unit_paths(out, unit_id, job.period)
+    if not paths["stats"].exists():
+        return False
+    try:
+        item = json.loads(paths["item"].read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return item.get("properties", {}).get("pantau:fingerprint") == job.fingerprint
 
 
 def _fingerprint(params: dict[str, Any], items: Sequence[pystac.Item]) -> str:
@@ -236,281 +251,89 @@ def _fingerprint(params: dict[str, Any], items: Sequence[pystac.Item]) -> str:
     return h.hexdigest()[:20]
 
 
-def _coverage(villages: gpd.GeoDataFrame, geobox: GeoBox, cache: Path) -> CoverageWeights:
-    if cache.exists():
-        try:
-            return CoverageWeights.load(cache)
-        except (OSError, ValueError, KeyError):
-            log.warning("ignoring unreadable coverage cache %s", cache.name)
-    weights = coverage_weights(
-        villages, shape=geobox.shape.yx, transform=geobox.affine, threads=os.cpu_count() or 1
-    )
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    weights.save(cache)
-    return weights
+def _stored_checks(path: Path, resolution: float) -> dict[str, dict[str, Any]]:
+    """Verdicts of scenes checked by earlier runs into this folder (at the same resolution)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if stored.get("resolution") != resolution:
+        return {}
+    return dict(stored.get("scenes", {}))
 
 
-def _plausibility(
-    items: list[pystac.Item],
-    villages: gpd.GeoDataFrame,
-    source: StacSource,
-    settings: WorkflowSettings,
+def _check_scenes(
     client: Any,
-    *,
+    items: dict[str, dict[str, Any]],
+    patch_url: Any,
+    settings: WorkflowSettings,
     progress: bool,
 ) -> dict[str, dict[str, Any]]:
-    """Per item: does the radiometry its metadata implies fit its pixels? (coarse grid)"""
-    coarse = analysis_geobox(villages, settings.plausibility_resolution)
-    stack = load_stack(
-        items,
-        bands=("red", "blue", "scl"),
-        geobox=coarse,
-        chunk=2048,
-        groupby="id",
-        patch_url=source.patch_url,
+    """Plausibility verdict of every scene, one task per scene on the cluster."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    ids = sorted(items)
+    futures = client.map(
+        check_scene,
+        [items[i] for i in ids],
+        key=[f"check-scene-{i}" for i in ids],
+        resolution=settings.plausibility_resolution,
+        patch_url=patch_url,
+        pure=False,
     )
-    ds = compute_with_progress(client, stack.data, "checking scene radiometry", progress)
-    out: dict[str, dict[str, Any]] = {}
-    for t, ids in enumerate(stack.item_ids):
-        s, o = stack.scale[t], stack.offset[t]
-        red = ds["red"].values[t].astype(np.float32)
-        blue = ds["blue"].values[t].astype(np.float32)
-        nodata = (red == 0) | (blue == 0)
-        red = np.where(nodata, np.nan, red * s + o)
-        blue = np.where(nodata, np.nan, blue * s + o)
-        verdict = scene_plausibility(red, blue, ds["scl"].values[t])
-        for item_id in ids:
-            out[item_id] = verdict.to_dict()
-    return out
+    position = {f.key: i for f, i in zip(futures, ids, strict=True)}
+    verdicts: dict[str, dict[str, Any]] = {}
+    with tqdm(total=len(futures), desc="checking scene radiometry", unit="scene",
+              disable=not progress) as bar:  # fmt: skip
+        for future in as_completed(futures):
+            verdicts[position[future.key]] = future.result()
+            bar.update()
+    return verdicts
 
 
-def _run_period(
-    period: str,
-    items: list[pystac.Item],
-    checks: dict[str, dict[str, Any]],
-    *,
-    geobox: GeoBox,
-    villages: gpd.GeoDataFrame,
-    weights: CoverageWeights,
-    source: StacSource,
-    settings: WorkflowSettings,
-    out: Path,
-    params: dict[str, Any],
-    fingerprint: str,
-    progress: bool,
-) -> None:
-    t0 = time.perf_counter()
-    flagged = [i for i in items if not checks.get(i.id, {}).get("plausible", True)]
-    used = [i for i in items if i not in flagged] if settings.exclude_implausible else items
-    if not used:
-        raise WorkflowError(
-            f"period {period}: every scene failed the radiometry plausibility check "
-            "(see quality.json); set PANTAU_WORKFLOW_EXCLUDE_IMPLAUSIBLE=false to use them anyway"
-        )
-    bands = (*REFLECTANCE_BANDS, "scl")
-    stack = load_stack(
-        used,
-        bands=bands,
-        geobox=geobox,
-        chunk=settings.chunk,
-        groupby=settings.groupby,
-        patch_url=source.patch_url,
-    )
-    import dask.array as da
-
-    dn = da.stack([stack.data[b].data for b in bands])
-    lazy = median_composite(dn, stack.scale, stack.offset, chunk=settings.chunk)
-    composite = compute_array(None, lazy, f"compositing {period} ({len(used)} scenes)", progress)
-    count = composite[-1]
-    refl = {b: composite[i] for i, b in enumerate(REFLECTANCE_BANDS)}
-    del composite
-    indices = compute_indices(refl, names=INDEX_NAMES)
-    never_clear = count == 0
-    built = built_up_mask(indices).astype(np.float32)
-    built[never_clear] = np.nan
-
-    folder = out / "composites" / period
-    crs, transform = f"EPSG:{_epsg(geobox)}", geobox.affine
-    layers: dict[str, tuple[np.ndarray, dict[str, Any], str, list[str]]] = {
-        name: (arr, {"nodata": np.nan}, INDICES[name].description, ["data"])
-        for name, arr in indices.items()
-    }
-    layers["built_up"] = (
-        np.where(never_clear, 255, built).astype(np.uint8),
-        {"nodata": 255, "resampling": "nearest"},
-        f"Built-up mask ({BUILT_UP_RULE})",
-        ["data"],
-    )
-    layers["clear_count"] = (
-        np.minimum(count, 254).astype(np.uint8),
-        {"nodata": None, "resampling": "nearest"},
-        "Clear observations per pixel",
-        ["metadata"],
-    )
-    layers["rgb"] = (
-        np.stack([_reflectance_u16(refl[b]) for b in ("red", "green", "blue")]),
-        {"nodata": 0, "descriptions": ("red", "green", "blue")},
-        "True colour median composite (reflectance x 10000)",
-        ["visual"],
-    )
-    del refl
-    # COG encoding and zonal statistics overlap: both release the GIL
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        writes = {
-            name: pool.submit(
-                write_cog, arr, folder / f"{name}.tif", crs=crs, transform=transform, **opts
-            )
-            for name, (arr, opts, _, _) in layers.items()
-        }
-        stats = _village_stats(weights, dict(indices), built, count, pool=pool)
-        assets = {
-            name: ProductAsset(writes[name].result(), media_type=COG, title=title, roles=roles)
-            for name, (_, _, title, roles) in layers.items()
-        }
-    del layers
-    stats.insert(0, "period", period)
-    stats.insert(0, "kode", villages["kode"].to_numpy())
-    stats_path = out / "stats" / f"{period}.parquet"
-    write_parquet(stats_path, stats, index=False)
-
-    quality = {
-        "period": period,
-        "scenes": [_scene_record(i, checks) for i in items],
-        "scenes_used": len(used),
-        "scenes_excluded": [i.id for i in flagged] if settings.exclude_implausible else [],
-        "clear_observations": {
-            "mean": float(count.mean()),
-            "median": float(np.median(count)),
-            "share_never_clear": float(never_clear.mean()),
-        },
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
-    write_json(out / "stats" / f"{period}.quality.json", quality)
-    assets["statistics"] = ProductAsset(
-        stats_path,
-        media_type="application/vnd.apache.parquet",
-        title="Per-village statistics of this period",
-        roles=["data"],
-    )
-    dates = [item_datetime(i) for i in items]
-    bounds = villages.total_bounds
-    write_period_item(
-        out / "catalog",
-        period=period,
-        start=min(dates),
-        end=max(dates),
-        bbox=[float(b) for b in bounds],
-        geometry=_bbox_geometry(bounds),
-        epsg=_epsg(geobox),
-        assets=assets,
-        sources=[
-            {"id": i.id, "href": i.get_self_href(), "collection": i.collection_id} for i in used
-        ],
-        parameters=params,
-        fingerprint=fingerprint,
-    )
-
-
-def _reflectance_u16(band: np.ndarray) -> np.ndarray:
-    """Reflectance x 10000 as uint16, 0 (nodata) where NaN, at least 1 where data."""
-    scaled = np.clip(band * np.float32(10000), 1, 65535)
-    return np.where(np.isnan(band), 0, scaled).astype(np.uint16)
-
-
-def _village_stats(
-    weights: CoverageWeights,
-    indices: dict[str, np.ndarray],
-    built: np.ndarray,
-    count: np.ndarray,
-    *,
-    pool: ThreadPoolExecutor,
-) -> pd.DataFrame:
-    """All per-village statistics of one period (threads: numpy sorts release the GIL)."""
-    jobs: dict[str, Callable[[], dict[str, np.ndarray]]] = {
-        name: partial(zonal_stats, weights, arr) for name, arr in indices.items()
-    }
-    jobs["built_up_fraction"] = lambda: zonal_stats(weights, built, stats=("mean",))
-    jobs["valid_fraction"] = lambda: zonal_stats(
-        weights, (count > 0).astype(np.float32), stats=("mean",)
-    )
-    jobs["n_obs"] = lambda: zonal_stats(weights, count.astype(np.float32), stats=("median",))
-    futures = {name: pool.submit(fn) for name, fn in jobs.items()}
-    results = {name: f.result() for name, f in futures.items()}
-    columns: dict[str, np.ndarray] = {}
-    for name in indices:
-        for stat, values in results[name].items():
-            columns[f"{name}_{stat}"] = values
-    columns["built_up_fraction"] = results["built_up_fraction"]["mean"]
-    columns["valid_fraction"] = np.nan_to_num(results["valid_fraction"]["mean"])
-    columns["n_obs"] = results["n_obs"]["median"]
-    return pd.DataFrame(columns)
-
-
-def _scene_record(item: pystac.Item, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    scene = parse_item(item)
-    return {
-        "id": scene.id,
-        "datetime": scene.datetime.isoformat(),
-        "cloud_cover": scene.cloud_cover,
-        "processing_baseline": scene.processing_baseline,
-        "scale": scene.scale,
-        "offset": scene.offset,
-        "radiometry_rule": scene.radiometry_rule,
-        "plausibility": checks.get(item.id),
-    }
-
-
-def _bbox_geometry(b: Sequence[float]) -> dict[str, Any]:
-    w, s, e, n = (float(x) for x in b)
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-
-
-def _assemble(
-    out: Path,
-    periods: list[str],
+def _jobs(
+    pending: list[tuple[Unit, PeriodJob]],
     area: gpd.GeoDataFrame,
-    villages: VillageSet,
+    checks: dict[str, dict[str, Any]],
+    products: ProductRegistry,
     settings: WorkflowSettings,
-) -> None:
-    """villages.parquet/csv and quality.json from the committed periods."""
-    frames = [pd.read_parquet(out / "stats" / f"{p}.parquet") for p in periods]
-    table = pd.concat(frames, ignore_index=True)
-    table = table.sort_values(["kode", "period"], kind="stable").reset_index(drop=True)
-    previous = table.groupby("kode", sort=False)[list(STAT_COLUMNS)].shift(1)
-    change = table[list(STAT_COLUMNS)] - previous
-    change.columns = [f"{c}_change" for c in STAT_COLUMNS]
-    table = pd.concat([table, change], axis=1)
-    meta_cols = ["kode"] + (["nama"] if "nama" in area.columns else [])
-    meta = area[meta_cols + ["geometry"]]
-    merged = meta.merge(table, on="kode", how="right")
-    ordered = meta_cols + ["period", *STAT_COLUMNS, *change.columns, "geometry"]
-    gdf = gpd.GeoDataFrame(merged[ordered], geometry="geometry", crs=area.crs)
-    gdf = gdf.sort_values(["period", "kode"], kind="stable").reset_index(drop=True)
-
-    write_parquet(out / "villages.parquet", gdf, index=False)
-    table_csv = pd.DataFrame(gdf.drop(columns="geometry"))
-    with atomic_target(out / "villages.csv") as tmp:
-        table_csv.to_csv(tmp, index=False)
-
-    per_period = [json.loads((out / "stats" / f"{p}.quality.json").read_text()) for p in periods]
-    low = gdf[gdf["valid_fraction"] < settings.low_coverage]
-    quality = {
-        "periods": per_period,
-        "scenes_excluded": sorted({s for q in per_period for s in q["scenes_excluded"]}),
-        "low_coverage_villages": {
-            "threshold": settings.low_coverage,
-            "count": int(len(low)),
-            "villages": [
-                {"kode": k, "period": p, "valid_fraction": round(float(v), 4)}
-                for k, p, v in low[["kode", "period", "valid_fraction"]].itertuples(index=False)
-            ],
-        },
-        "boundaries": villages.report.to_dict(),
-        "built_up_rule": str(BUILT_UP_RULE),
-    }
-    write_json(out / "quality.json", quality)
-
-
-def committed_periods(out: Path) -> list[str]:
-    """Periods whose STAC item exists under ``out/catalog``."""
-    return sorted(p.stem for p in (out / "catalog" / "items").glob("*.json"))
+    parameters: dict[str, Any],
+    out: Path,
+    source: Any,
+) -> list[UnitJob]:
+    """One job per unit with its pending periods, implausible scenes left out."""
+    by_unit: dict[str, tuple[Unit, list[PeriodJob]]] = {}
+    for unit, job in pending:
+        flagged = tuple(i["id"] for i in job.items if not checks[i["id"]].get("plausible", True))
+        if settings.exclude_implausible and flagged:
+            used = tuple(i for i in job.items if i["id"] not in flagged)
+            if not used:
+                raise WorkflowError(
+                    f"period {job.period}, unit {unit.id}: every scene failed the radiometry "
+                    "plausibility check (see quality.json); set "
+                    "PANTAU_WORKFLOW_EXCLUDE_IMPLAUSIBLE=false to use them anyway"
+                )
+            job = PeriodJob(job.period, used, job.fingerprint, flagged)
+        by_unit.setdefault(unit.id, (unit, []))[1].append(job)
+    geometry = area.set_index("kode")
+    jobs = []
+    for unit, periods in by_unit.values():
+        home = geometry.loc[list(unit.kodes)].reset_index()[["kode", "geometry"]]
+        jobs.append(
+            UnitJob(
+                unit_id=unit.id,
+                epsg=unit.epsg,
+                geobox=unit.geobox,
+                villages=home.to_crs(f"EPSG:{unit.epsg}"),
+                periods=tuple(periods),
+                products=products,
+                out=out,
+                chunk=settings.chunk,
+                groupby=settings.groupby,
+                threads=1,
+                parameters=parameters,
+                patch_url=source.patch_url,
+            )
+        )
+    return jobs

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo.tiling import DEFAULT_TILE_SIZE
+
 __all__ = ["WorkflowSettings"]
 
 
@@ -27,3 +29,15 @@ class WorkflowSettings(BaseSettings):
         0.5, ge=0, le=1, description="valid_fraction below which quality.json lists a village"
     )
     memory_limit: str = Field("auto", description="memory limit of each local Dask worker")
+    tile_size: int = Field(
+        DEFAULT_TILE_SIZE,
+        ge=256,
+        multiple_of=256,
+        description="work-unit tile side in pixels at `resolution` (multiple of 256; "
+        "2048 fits a 4 GB worker, see docs/scale.md)",
+    )
+    max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="work units submitted to the cluster at once (default: 2 per worker thread)",
+    )

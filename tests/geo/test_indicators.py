@@ -14,6 +14,8 @@ import pytest
 from geo.errors import IndicatorTableError
 from geo.indicators import (
     add_indicator_table,
+    infer_numeric,
+    is_identifier,
     joined_indicators,
     list_indicators,
     parse_numbers,
@@ -52,6 +54,18 @@ def products(tmp_path: Path, villages_file: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="module")
+def diy_codes(shared_data: Path) -> pd.Series:
+    """The 10-digit codes of the DIY villages, straight from the boundary file."""
+    return gpd.read_parquet(shared_data / "boundaries/desa_kel_34_diy.parquet")["kode_10"]
+
+
+@pytest.fixture(scope="module")
+def idm_diy(shared_data: Path) -> pd.DataFrame:
+    """The IDM 2024 DIY table as plain text (no Pantau parsing)."""
+    return pd.read_csv(shared_data / IDM_DIY, dtype=str)
+
+
 def write_csv(path: Path, text: str) -> Path:
     """Write a small CSV given as text."""
     path.write_text(text.strip() + "\n", encoding="utf-8")
@@ -61,20 +75,27 @@ def write_csv(path: Path, text: str) -> Path:
 # -- real data ---------------------------------------------------------------------------------
 
 
-def test_idm_diy_joins_every_desa(shared_data: Path, products: Path) -> None:
+def test_idm_diy_joins_every_desa(
+    shared_data: Path, products: Path, diy_codes: pd.Series, idm_diy: pd.DataFrame
+) -> None:
     report = add_indicator_table(
         shared_data / IDM_DIY, products_dir=products, name="idm_2024", key="kode_desa"
     )
+    rows = len(idm_diy)
     assert (report.level, report.rows, report.matched, report.unmatched.count) == (
         "desa",
-        392,
-        392,
+        rows,
+        rows,
         0,
     )
+    # the 7th digit of a village code is 2 for a desa, 1 for a kelurahan (Permendagri 72/2019)
+    n_desa = int((diy_codes.str[6] == "2").sum())
+    n_kelurahan = int((diy_codes.str[6] == "1").sum())
+    assert n_desa == rows  # IDM covers every desa of DIY and no kelurahan
     assert report.villages is not None
-    assert (report.villages.villages, report.villages.with_value) == (438, 392)
+    assert (report.villages.villages, report.villages.with_value) == (len(diy_codes), rows)
     kinds = {k.kind: (k.with_value, k.villages) for k in report.villages.by_kind}
-    assert kinds == {"desa": (392, 392), "kelurahan": (0, 46)}
+    assert kinds == {"desa": (n_desa, n_desa), "kelurahan": (0, n_kelurahan)}
     assert "nilai_idm_2024" in report.numeric_columns
     assert "status_idm_2024" in report.categorical_columns
 
@@ -162,6 +183,42 @@ def test_parse_numbers(text: str | None, value: float) -> None:
     assert parsed == value or (np.isnan(value) and np.isnan(parsed))
 
 
+@pytest.mark.parametrize(
+    ("name", "identifier"),
+    [
+        ("kode", True),
+        ("kode_kab", True),
+        ("kd_desa", True),
+        ("status_code", True),
+        ("nama_desa", True),
+        ("Name", True),
+        ("idm.nama_desa", True),  # a joined column: the part after the table name
+        ("nilai_idm_2024", False),
+        ("idm.nilai_idm_2024", False),
+        ("kodeks", False),
+        ("identitas", False),
+    ],
+)
+def test_is_identifier(name: str, identifier: bool) -> None:
+    assert is_identifier(name) is identifier
+
+
+def test_infer_numeric_types_like_a_stored_table() -> None:
+    frame = pd.DataFrame(
+        {
+            "t.skor": ["1,5", "2.5", None],
+            "t.kelas": ["A", "B", "A"],
+            "t.kode_pos": ["05511", "05512", "05513"],
+            "t.n": [1, 2, 3],
+        }
+    )
+    typed = infer_numeric(frame)
+    assert typed["t.skor"].tolist()[:2] == [1.5, 2.5] and np.isnan(typed["t.skor"].iloc[2])
+    assert typed["t.n"].dtype == np.float64
+    assert typed["t.kelas"].tolist() == ["A", "B", "A"]
+    assert typed["t.kode_pos"].tolist() == ["05511", "05512", "05513"]  # identifiers stay
+
+
 def test_comma_decimals_semicolon_csv(tmp_path: Path) -> None:
     path = write_csv(
         tmp_path / "t.csv",
@@ -211,7 +268,7 @@ def test_custom_master_list(tmp_path: Path) -> None:
     assert report.master_list == "custom"
 
 
-def test_excel_with_sheet(tmp_path: Path, products: Path) -> None:
+def test_excel_with_sheet(tmp_path: Path, products: Path, diy_codes: pd.Series) -> None:
     path = tmp_path / "t.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         pd.DataFrame({"note": ["readme"]}).to_excel(writer, sheet_name="about", index=False)
@@ -223,7 +280,7 @@ def test_excel_with_sheet(tmp_path: Path, products: Path) -> None:
     )
     assert (report.level, report.rows, report.key_column) == ("kabkota", 2, "Kode Kab")
     assert report.villages is not None
-    assert report.villages.with_value == 86 + 45  # Sleman + Kota Yogyakarta
+    assert report.villages.with_value == int(diy_codes.str.match("3404|3471").sum())
     joined = joined_indicators(products, kodes=["34.04.01.2001", "3401012001"])
     assert joined["skor.skor"].tolist()[0] == 1.5
     assert np.isnan(joined["skor.skor"].iloc[1])
@@ -292,7 +349,7 @@ def test_adding_again_replaces_the_table(tmp_path: Path) -> None:
     ]  # no temporary files left
 
 
-def test_list_indicators(shared_data: Path, products: Path) -> None:
+def test_list_indicators(shared_data: Path, products: Path, idm_diy: pd.DataFrame) -> None:
     add_indicator_table(shared_data / IDM_DIY, products_dir=products, name="idm", key="kode_desa")
     add_indicator_table(shared_data / POVERTY, products_dir=products, name="pov", key="kode_kab")
     infos = {info.name: info for info in list_indicators(products)}
@@ -306,7 +363,8 @@ def test_list_indicators(shared_data: Path, products: Path) -> None:
     )
     score = columns["nilai_idm_2024"]
     assert score.kind == "numeric"
-    assert (score.minimum, score.maximum) == (0.7181, 0.983)
+    written = idm_diy["nilai_idm_2024"].astype(float)
+    assert (score.minimum, score.maximum) == (written.min(), written.max())
     assert columns["nama_desa"].categories == ()  # too many to list
     assert columns["nama_desa"].n_categories > 300
     assert json.dumps([i.to_dict() for i in infos.values()])

@@ -62,9 +62,11 @@ NO_VALUE_KODE = "3471131001"
 INDICES = ("ndvi", "ndbi", "mndwi", "bsi")
 RES = 20.0
 UTM = "EPSG:32749"
+#: The one work unit of the hand-built products (docs/products.md layout).
+UNIT = "32749_x+0021_y+0446"
 
 
-def _write_cog(path: Path, data: np.ndarray, *, transform, nodata) -> None:
+def write_cog(path: Path, data: np.ndarray, *, transform, nodata) -> None:
     profile = {
         "driver": "GTiff",
         "count": data.shape[0],
@@ -137,21 +139,21 @@ def build_products(root: Path, shared: Path) -> Path:
     transform = from_origin(left, top, RES, RES)
     yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
     for i, period in enumerate(PERIODS):
-        folder = root / "composites" / period
+        folder = root / "composites" / period / UNIT
         folder.mkdir(parents=True)
         for j, name in enumerate(INDICES):
             value = np.sin(6 * xx + j) * np.cos(5 * yy) * 0.6 + 0.05 * i
             value = value.astype("float32")[None]
             value[:, :40, :40] = np.nan  # a corner without data
-            _write_cog(folder / f"{name}.tif", value, transform=transform, nodata=np.nan)
+            write_cog(folder / f"{name}.tif", value, transform=transform, nodata=np.nan)
         built = (np.sin(9 * xx) * np.cos(7 * yy) > 0.2).astype("uint8")[None]
         built[:, :40, :40] = 255
-        _write_cog(folder / "built_up.tif", built, transform=transform, nodata=255)
+        write_cog(folder / "built_up.tif", built, transform=transform, nodata=255)
         clear = rng.integers(0, 30, (1, height, width)).astype("uint8")
-        _write_cog(folder / "clear_count.tif", clear, transform=transform, nodata=None)
+        write_cog(folder / "clear_count.tif", clear, transform=transform, nodata=None)
         rgb = (rng.integers(200, 2800, (3, height, width)) + 300 * i).astype("uint16")
         rgb[:, :40, :40] = 0
-        _write_cog(folder / "rgb.tif", rgb, transform=transform, nodata=0)
+        write_cog(folder / "rgb.tif", rgb, transform=transform, nodata=0)
 
     indicators = root / "indicators"
     indicators.mkdir()

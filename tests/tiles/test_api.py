@@ -5,9 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from geo.products import PRODUCTS
 from tests.tiles.conftest import DESA, KELURAHAN, NO_VALUE_KODE, PERIODS, png
 
 NS = {"w": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
@@ -89,13 +91,29 @@ def test_categorical_layer_keeps_natural_order(layers: dict[str, dict]) -> None:
     assert layer["legend"][-1]["counts"]["2024"] == len(KELURAHAN)
 
 
-def test_raster_layer_has_range_and_colour_stops(layers: dict[str, dict]) -> None:
-    ndvi = layers["raster.ndvi"]
-    assert ndvi["range"] == [-0.2, 0.9]
-    assert len(ndvi["legend"]) == 5
-    assert layers["raster.mndwi"]["range"] == [-0.8, 0.8]
-    assert layers["raster.ndbi"]["range"] == [-0.5, 0.5]
+@pytest.mark.parametrize("name", ["ndvi", "ndbi", "mndwi", "bsi", "clear_count"])
+def test_raster_layer_range_and_stops_follow_the_registry(
+    layers: dict[str, dict], name: str
+) -> None:
+    (lo, hi), *_ = PRODUCTS[name].rescale
+    layer = layers[f"raster.{name}"]
+    assert layer["title"] == PRODUCTS[name].title
+    assert layer["range"] == [lo, hi]
+    assert [e["value"] for e in layer["legend"]] == pytest.approx(np.linspace(lo, hi, 5))
+
+
+def test_true_colour_and_class_layers_have_their_legends(layers: dict[str, dict]) -> None:
     assert layers["raster.rgb"]["legend"] == []
+    classes = [(e["value"], e["label"]) for e in layers["raster.built_up"]["legend"]]
+    assert classes == [(1, "built-up"), (0, "not built-up")]
+
+
+def test_statistic_columns_take_registry_titles(layers: dict[str, dict]) -> None:
+    titles = PRODUCTS.column_titles()
+    assert layers["choropleth.ndvi_mean"]["title"] == titles["ndvi_mean"] == "NDVI mean"
+    change = layers["choropleth.built_up_fraction_change"]["title"]
+    assert change == titles["built_up_fraction"] + " change"
+    assert layers["choropleth.idm.nilai_idm_2024"]["title"] == "IDM: Nilai IDM 2024"
 
 
 def test_bivariate_layer_has_3x3_legend(layers: dict[str, dict]) -> None:

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 import tiles.app
-from tests.tiles.conftest import tile_of
+from geo.products import PRODUCTS
+from tests.tiles.conftest import UNIT, tile_of
 from tiles.cache import CachedTile, LayeredCache, MemoryCache, RedisCache, build_cache, tile_key
+from tiles.catalogue import CLASS_CACHE_SIZE
 
 Z, X, Y = tile_of(110.385, -7.76, 13)
 CHORO = f"/layers/choropleth.built_up_fraction/2024/tiles/{Z}/{X}/{Y}.png"
@@ -45,8 +47,9 @@ def test_options_are_part_of_the_key(products_dir: Path, make_client) -> None:
 
 def test_key_uses_normalised_options(products_dir: Path, make_client) -> None:
     client = make_client(products_dir)
-    assert client.get(NDVI + "?rescale=-0.2,0.9").headers["x-cache"] == "MISS"
-    assert client.get(NDVI + "?rescale=-0.20,0.900").headers["x-cache"] == "HIT"
+    lo, hi = PRODUCTS["ndvi"].rescale[0]  # the layer's default
+    assert client.get(NDVI + f"?rescale={lo},{hi}").headers["x-cache"] == "MISS"
+    assert client.get(NDVI + f"?rescale={lo:.3f},{hi:.4f}").headers["x-cache"] == "HIT"
     assert client.get(NDVI).headers["x-cache"] == "HIT"  # the default is the same rescale
     assert client.get(CHORO + "?n_classes=5&classification=quantile").headers["x-cache"] == "MISS"
     assert client.get(CHORO + "?classification=quantile&n_classes=5").headers["x-cache"] == "HIT"
@@ -81,7 +84,7 @@ def test_changed_raster_is_not_served_stale(mutable_products: Path, make_client)
     client = make_client(mutable_products)
     before = client.get(NDVI)
     assert client.get(NDVI).headers["x-cache"] == "HIT"
-    folder = mutable_products / "composites" / "2024"
+    folder = mutable_products / "composites" / "2024" / UNIT
     shutil.copy(folder / "bsi.tif", folder / "ndvi.tmp")
     os.replace(folder / "ndvi.tmp", folder / "ndvi.tif")
     _bump(folder / "ndvi.tif")
@@ -110,7 +113,7 @@ def test_new_indicator_is_served_and_invalidates(mutable_products: Path, make_cl
 def test_removed_period_is_404(mutable_products: Path, make_client) -> None:
     client = make_client(mutable_products)
     assert client.get(NDVI).status_code == 200
-    shutil.rmtree(mutable_products / "composites" / "2024")
+    shutil.rmtree(mutable_products / "composites" / "2024" / UNIT)
     response = client.get(NDVI)
     assert response.status_code == 404 and response.json()["parameter"] == "period"
 
@@ -221,3 +224,15 @@ def test_build_cache_without_redis_package_is_memory_only() -> None:
     else:  # pragma: no cover - redis installed
         assert isinstance(cache, LayeredCache)
     assert isinstance(build_cache(16, None, 60), MemoryCache)
+
+
+def test_classification_cache_is_bounded(products_dir: Path, make_client) -> None:
+    client = make_client(products_dir)
+    legend = "/layers/choropleth.ndvi_mean/2024/legend.json?breaks={:.4f}"
+    for i in range(1000):  # client-chosen breaks: each one a new classification
+        assert client.get(legend.format(-0.5 + i / 1000)).status_code == 200
+    cached = client.app.state.pantau.store.current()._classes
+    assert len(cached) == CLASS_CACHE_SIZE == 256
+    # the most recent classification is kept, the oldest went first
+    assert any(params.breaks == (0.499,) for _, params in cached)
+    assert not any(params.breaks == (-0.5,) for _, params in cached)

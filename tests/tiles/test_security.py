@@ -13,9 +13,9 @@ import pytest
 import rasterio
 from fastapi.testclient import TestClient
 
-import tiles.products
-from tests.tiles.conftest import tile_of
-from tiles.raster import gdal_environment
+import tiles.catalogue
+from tests.tiles.conftest import UNIT, tile_of
+from tiles.reader import gdal_environment
 
 Z, X, Y = tile_of(110.385, -7.76, 13)
 RASTER = f"/layers/raster.ndvi/2024/tiles/{Z}/{X}/{Y}.png"
@@ -194,7 +194,7 @@ def test_unexpected_error_is_a_generic_500(
     def boom(self, layer_id):
         raise RuntimeError(f"cannot read {products_dir}/villages.parquet")
 
-    monkeypatch.setattr(tiles.products.Catalogue, "layer", boom)
+    monkeypatch.setattr(tiles.catalogue.Catalogue, "layer", boom)
     response = client.get("/layers/raster.ndvi/2024/tilejson.json")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
@@ -211,7 +211,7 @@ def test_library_error_is_a_generic_500(
         raise_server_exceptions=False,
     )
     # the file disappears after the scan: GDAL fails to open it
-    (mutable_products / "composites" / "2024" / "ndvi.tif").write_bytes(b"not a tiff")
+    (mutable_products / "composites" / "2024" / UNIT / "ndvi.tif").write_bytes(b"not a tiff")
     response = client.get(RASTER)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
@@ -222,9 +222,9 @@ def test_vrt_and_outside_links_are_never_opened(
     mutable_products: Path, tmp_path: Path, make_client, opened: list[str]
 ) -> None:
     secret = tmp_path / "secret.tif"
-    outside = mutable_products / "composites" / "2023" / "ndvi.tif"
+    outside = mutable_products / "composites" / "2023" / UNIT / "ndvi.tif"
     secret.write_bytes(outside.read_bytes())
-    folder = mutable_products / "composites" / "2024"
+    folder = mutable_products / "composites" / "2024" / UNIT
     # an inline VRT disguised as a product, pointing outside the products directory
     (folder / "ndvi.tif").write_text(
         f'<VRTDataset rasterXSize="8" rasterYSize="8"><VRTRasterBand dataType="Float32" '

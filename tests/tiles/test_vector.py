@@ -9,6 +9,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+import tiles.villages
 from tests.tiles.conftest import DESA, KELURAHAN, tile_of, village_point
 from tiles.vector import MVT_EXTENT
 
@@ -81,14 +82,21 @@ def test_geometry_is_clipped_to_the_tile(client: TestClient) -> None:
         assert -buffer - 1 <= bounds[1] and bounds[3] <= MVT_EXTENT + buffer + 1
 
 
-def test_zoomed_out_tiles_are_simplified(client: TestClient) -> None:
-    def vertices(z: int) -> int:
-        z, x, y = tile_of(110.39, -7.75, z)
-        features = decode(client, f"/layers/vector.villages/2023/tiles/{z}/{x}/{y}.pbf")
-        return sum(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"]))
-                   for f in features)  # fmt: skip
+def _mvt_vertices(client: TestClient, z: int) -> int:
+    z, x, y = tile_of(110.39, -7.75, z)
+    features = decode(client, f"/layers/vector.villages/2023/tiles/{z}/{x}/{y}.pbf")
+    return sum(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"]))
+               for f in features)  # fmt: skip
 
-    assert vertices(8) < vertices(12) / 3
+
+def test_zoomed_out_tiles_carry_simplified_polygons(
+    products_dir: Path, make_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    simplified = _mvt_vertices(make_client(products_dir), 8)
+    # the same z8 tile from full-resolution polygons (simplification switched off)
+    monkeypatch.setattr(tiles.villages, "FULL_RESOLUTION_ZOOM", 0)
+    full = _mvt_vertices(make_client(products_dir), 8)
+    assert simplified < full / 2
 
 
 def test_raster_layers_have_no_pbf(client: TestClient) -> None:

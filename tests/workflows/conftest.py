@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.simulate import SimulationResult, simulate_scenes, simulate_villages
+from simulate import SimulationResult, simulate_scenes, simulate_villages
 
 START, END = "2021-01-01", "2022-12-31"
 

@@ -14,8 +14,9 @@ from rio_cogeo.cogeo import cog_validate
 
 import stac.publish
 from geo.errors import PantauError
+from geo.products import PRODUCTS, Product, normalized_difference
+from simulate import SimulationResult
 from workflows.run import STAT_COLUMNS, RunConfig, run
-from workflows.simulate import SimulationResult
 
 from .conftest import END, START
 
@@ -30,6 +31,18 @@ def _config(scenes: SimulationResult, villages: Path, out: Path) -> RunConfig:
         max_cloud=80,
         progress=False,
     )
+
+
+def _cog(out: Path, period: str, name: str) -> Path:
+    """The COG of the tiny run's one work unit."""
+    (path,) = sorted((out / "composites" / period).glob(f"*/{name}.tif"))
+    return path
+
+
+def _item(out: Path, period: str) -> dict:
+    """The STAC item of the tiny run's one work unit."""
+    (path,) = sorted((out / "catalog" / "items" / period).glob("*.json"))
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -68,30 +81,50 @@ def test_statistics_are_plausible(products: Path) -> None:
     assert (t["n_obs"] >= 0).all() and t["n_obs"].mean() >= 1
 
 
-@pytest.mark.parametrize("name", ["ndvi", "ndbi", "mndwi", "bsi", "built_up", "clear_count", "rgb"])
+@pytest.mark.parametrize("name", list(PRODUCTS))
 def test_composites_are_valid_cogs(products: Path, name: str) -> None:
+    product = PRODUCTS[name]
     for period in ("2021", "2022"):
-        path = products / "composites" / period / f"{name}.tif"
+        path = _cog(products, period, name)
         assert cog_validate(path)[0], path
         with rasterio.open(path) as ds:
             assert ds.crs.to_epsg() // 100 == 327 and ds.res == (10.0, 10.0)
             assert ds.overviews(1) or max(ds.shape) <= 512  # GDAL adds none below one tile
+            assert ds.count == product.n_bands and set(ds.dtypes) == {product.dtype}
+            if product.nodata is None:
+                assert ds.nodata is None
+            else:
+                assert ds.nodata == pytest.approx(product.nodata, nan_ok=True)
+
+
+@pytest.mark.parametrize("name", list(PRODUCTS))
+def test_item_describes_each_product(products: Path, name: str) -> None:
+    product = PRODUCTS[name]
+    item = _item(products, "2022")
+    asset = item["assets"][name]
+    assert asset["title"] == product.title and asset["roles"] == list(product.roles)
+    bands = asset["raster:bands"]
+    assert len(bands) == product.n_bands
+    assert all(b["data_type"] == product.dtype for b in bands)
+    assert "https://stac-extensions.github.io/raster/v1.1.0/schema.json" in item["stac_extensions"]
 
 
 def test_catalog_items_link_source_scenes(products: Path, tiny_scenes: SimulationResult) -> None:
     collection = json.loads((products / "catalog" / "collection.json").read_text())
+    (unit,) = collection["summaries"]["pantau:unit"]
     assert {ln["href"] for ln in collection["links"] if ln["rel"] == "item"} == {
-        "./items/2021.json",
-        "./items/2022.json",
+        f"./items/2021/{unit}.json",
+        f"./items/2022/{unit}.json",
     }
-    item = json.loads((products / "catalog" / "items" / "2022.json").read_text())
+    item = _item(products, "2022")
+    assert item["properties"]["pantau:unit"] == unit
     sources = [ln["pantau:item_id"] for ln in item["links"] if ln["rel"] == "derived_from"]
     assert sources and set(sources) <= set(tiny_scenes.item_ids)
     assert all("2022" in s for s in sources)
     assert item["properties"]["processing:software"]["pantau"]
     assert item["properties"]["pantau:parameters"]["period"] == "year"
     for asset in item["assets"].values():
-        assert (products / "catalog" / "items" / asset["href"]).resolve().exists()
+        assert (products / "catalog" / "items" / "2022" / asset["href"]).resolve().exists()
 
 
 def test_quality_report(products: Path, tiny_scenes: SimulationResult) -> None:
@@ -125,22 +158,22 @@ def test_rerun_recomputes_nothing(products: Path, tiny_scenes, tiny_villages) ->
 def test_interrupted_run_resumes_to_the_same_table(
     tmp_path: Path, products: Path, tiny_scenes, tiny_villages, monkeypatch
 ) -> None:
-    real = stac.publish.write_period_item
+    real = stac.publish.write_unit_item
     calls = []
 
     def crash_on_second(*args, **kwargs):
         calls.append(kwargs["period"])
         if len(calls) == 2:
-            raise KeyboardInterrupt  # killed while committing the second period
+            raise OSError("disk full")  # fails while committing the second period
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("workflows.run.write_period_item", crash_on_second)
+    monkeypatch.setattr("workflows.unit.write_unit_item", crash_on_second)
     out = tmp_path / "p"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(OSError, match="disk full"):
         run(_config(tiny_scenes, tiny_villages, out))
     assert not (out / "villages.parquet").exists()
     assert not list(out.rglob(".*.tmp"))
-    monkeypatch.setattr("workflows.run.write_period_item", real)
+    monkeypatch.setattr("workflows.unit.write_unit_item", real)
     result = run(_config(tiny_scenes, tiny_villages, out))
     assert result.skipped == ["2021"] and result.computed == ["2022"]
     a = gpd.read_parquet(out / "villages.parquet")
@@ -176,9 +209,84 @@ def test_zonal_mean_matches_the_cog(products: Path) -> None:
 
     t = gpd.read_parquet(products / "villages.parquet")
     t = t[t["period"] == "2022"].reset_index(drop=True)
-    path = products / "composites" / "2022" / "ndbi.tif"
+    path = _cog(products, "2022", "ndbi")
     with rasterio.open(path) as ds:
         crs = ds.crs
     ref = exact_extract(str(path), t.to_crs(crs), ["mean", "median"], output="pandas")
     np.testing.assert_allclose(t["ndbi_mean"], ref["mean"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(t["ndbi_median"], ref["median"], rtol=1e-5, atol=1e-6)
+
+
+NDMI = Product(
+    name="ndmi",
+    title="NDMI (moisture)",
+    title_id="NDMI (kelembapan)",
+    description="Normalized Difference Moisture Index (Gao 1996)",
+    inputs=("nir", "swir16"),
+    formula=normalized_difference,
+    valid_range=(-1.0, 1.0),
+    statistics={f"ndmi_{s}": s for s in ("mean", "median", "std", "p10", "p90")},
+    label="NDMI",
+)
+
+
+@pytest.fixture(scope="module")
+def with_ndmi(tmp_path_factory, tiny_scenes: SimulationResult, tiny_villages: Path) -> Path:
+    """A run whose registry has one more index, added in the registry only."""
+    out = tmp_path_factory.mktemp("ndmi")
+    run(_config(tiny_scenes, tiny_villages, out), products=PRODUCTS.register(NDMI))
+    return out
+
+
+def test_registered_index_is_written_as_a_cog(with_ndmi: Path) -> None:
+    for period in ("2021", "2022"):
+        path = _cog(with_ndmi, period, "ndmi")
+        assert cog_validate(path)[0], path
+        with rasterio.open(path) as ds:
+            assert ds.dtypes == ("float32",) and np.isnan(ds.nodata)
+
+
+def test_registered_index_is_computed_from_the_composite(with_ndmi: Path) -> None:
+    """ndmi.tif is (nir - swir16) / (nir + swir16) of the composite's ndvi/ndbi inputs.
+
+    NDBI = (swir16 - nir) / (swir16 + nir) is written from the same composite, so NDMI must
+    be exactly its negative wherever both have a value.
+    """
+    ndmi_path, ndbi_path = _cog(with_ndmi, "2022", "ndmi"), _cog(with_ndmi, "2022", "ndbi")
+    with rasterio.open(ndmi_path) as a, rasterio.open(ndbi_path) as b:
+        ndmi, ndbi = a.read(1), b.read(1)
+    valid = ~np.isnan(ndbi)
+    assert valid.any()
+    np.testing.assert_array_equal(np.isnan(ndmi), ~valid)
+    np.testing.assert_allclose(ndmi[valid], -ndbi[valid], atol=1e-6)
+
+
+def test_registered_index_adds_its_columns(with_ndmi: Path) -> None:
+    table = gpd.read_parquet(with_ndmi / "villages.parquet")
+    for stat in ("mean", "median", "std", "p10", "p90"):
+        assert f"ndmi_{stat}" in table.columns and f"ndmi_{stat}_change" in table.columns
+    # NDMI = -NDBI pixel by pixel, so the village means are each other's negatives
+    np.testing.assert_allclose(table["ndmi_mean"], -table["ndbi_mean"], atol=1e-6)
+    for col in STAT_COLUMNS:  # the default columns are all still there
+        assert col in table.columns
+
+
+def test_registered_index_is_an_item_asset(with_ndmi: Path) -> None:
+    item = _item(with_ndmi, "2022")
+    asset = item["assets"]["ndmi"]
+    assert asset["href"].endswith(f"composites/2022/{item['properties']['pantau:unit']}/ndmi.tif")
+    assert asset["title"] == "NDMI (moisture)" and asset["roles"] == ["data"]
+    assert "ndmi" in item["properties"]["pantau:parameters"]["products"]
+
+
+def test_changed_registry_recomputes(
+    tmp_path: Path, products: Path, tiny_scenes: SimulationResult, tiny_villages: Path
+) -> None:
+    """Products computed with the default registry are not reused for a different one."""
+    import shutil
+
+    out = tmp_path / "p"
+    shutil.copytree(products, out)
+    result = run(_config(tiny_scenes, tiny_villages, out), products=PRODUCTS.register(NDMI))
+    assert result.computed == ["2021", "2022"] and result.skipped == []
+    assert _cog(out, "2021", "ndmi").exists()

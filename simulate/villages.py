@@ -6,8 +6,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from workflows.errors import WorkflowError
-from workflows.simulate.grid import utm_epsg
+from simulate.errors import SimulationError
+from simulate.grid import utm_epsg
 
 __all__ = ["simulate_villages", "SIMULATED_PROVINCE"]
 
@@ -32,9 +32,9 @@ def simulate_villages(
         sorted by ``kode``.
     """
     if n < 1:
-        raise WorkflowError(f"n must be at least 1, got {n}")
+        raise SimulationError(f"n must be at least 1, got {n}")
     if not size_km > 0:
-        raise WorkflowError(f"size_km must be positive, got {size_km}")
+        raise SimulationError(f"size_km must be positive, got {size_km}")
     rng = np.random.default_rng([seed, 0x76696C])
     lon, lat = center
     epsg = utm_epsg(lon, lat)

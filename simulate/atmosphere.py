@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from workflows.simulate.fields import SmoothField
-from workflows.simulate.grid import Grid
-from workflows.simulate.plan import ScenePlan
-from workflows.simulate.spectra import SHADOW_FACTOR, LandCover
+from simulate.fields import SmoothField
+from simulate.grid import Grid
+from simulate.plan import ScenePlan
+from simulate.spectra import SHADOW_FACTOR, LandCover
 
 __all__ = ["Atmosphere", "draw_atmosphere"]
 

@@ -8,9 +8,10 @@ the per-village built-up share as truth the real pipeline must recover.
 
 from __future__ import annotations
 
-from workflows.simulate.run import MANIFEST_NAME, SimulationResult, simulate_scenes
-from workflows.simulate.spectra import CLASS_SPECTRA, LandCover, class_reflectance
-from workflows.simulate.villages import simulate_villages
+from simulate.errors import SimulationError
+from simulate.run import MANIFEST_NAME, SimulationResult, simulate_scenes
+from simulate.spectra import CLASS_SPECTRA, LandCover, class_reflectance
+from simulate.villages import simulate_villages
 
 __all__ = [
     "simulate_villages",
@@ -20,4 +21,5 @@ __all__ = [
     "CLASS_SPECTRA",
     "class_reflectance",
     "MANIFEST_NAME",
+    "SimulationError",
 ]

@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import shapely
 
-from workflows.simulate.atmosphere import Atmosphere, draw_atmosphere
-from workflows.simulate.files import BackgroundWriter, write_cog
-from workflows.simulate.grid import Grid
-from workflows.simulate.landcover import LandCoverStack
-from workflows.simulate.plan import ScenePlan
-from workflows.simulate.spectra import (
+from geo.cog import write_cog
+from simulate.atmosphere import Atmosphere, draw_atmosphere
+from simulate.grid import Grid
+from simulate.landcover import LandCoverStack
+from simulate.plan import ScenePlan
+from simulate.spectra import (
     BAND_GAIN_JITTER,
     CIRRUS_BAND_FACTOR,
     CLOUD_BAND_FACTOR,
@@ -28,6 +29,7 @@ from workflows.simulate.spectra import (
     LandCover,
     reflectance_lut,
 )
+from simulate.writer import BackgroundWriter
 
 __all__ = ["SceneStats", "render_scene", "BANDS_10M", "BANDS_20M", "ASSET_KEYS"]
 
@@ -88,9 +90,18 @@ def render_scene(
     def write(key: str, array: np.ndarray, res: int) -> None:
         path = folder / f"{key}.tif"
         transform = grid.transform(res)
-        writer.submit(
-            lambda: write_cog(path, array, transform=transform, epsg=grid.epsg), done=on_file
+        # Nearest overviews are exact for SCL classes and for no-data edges (averaging would
+        # blend DN 0 into the data), and ~10x faster than GDAL's nodata-aware average.
+        cog = partial(
+            write_cog,
+            array,
+            path,
+            crs=f"EPSG:{grid.epsg}",
+            transform=transform,
+            nodata=0,
+            resampling="nearest",
         )
+        writer.submit(cog, done=on_file)
 
     for band in (*BANDS_10M, *BANDS_20M):
         band_gain = gain * rng.uniform(1.0 - BAND_GAIN_JITTER, 1.0 + BAND_GAIN_JITTER)

@@ -22,15 +22,17 @@ import pystac
 import shapely
 from tqdm import tqdm
 
-from workflows.errors import WorkflowError
-from workflows.simulate.catalog import AtomicStacIO, item_id, make_item, new_catalog
-from workflows.simulate.fields import noise_pool
-from workflows.simulate.files import BackgroundWriter, write_cog, write_json, write_parquet
-from workflows.simulate.grid import grid_for, mgrs_tile
-from workflows.simulate.landcover import build_land_cover, measure_truth, plant_shares
-from workflows.simulate.plan import CONTRADICTING, RAW, plan_scenes
-from workflows.simulate.scenes import ASSET_KEYS, render_scene
-from workflows.simulate.spectra import NOISE_REL
+from geo.atomic import write_json, write_parquet
+from geo.cog import write_cog
+from simulate.catalog import AtomicStacIO, item_id, make_item, new_catalog
+from simulate.errors import SimulationError
+from simulate.fields import noise_pool
+from simulate.grid import grid_for, mgrs_tile
+from simulate.landcover import build_land_cover, measure_truth, plant_shares
+from simulate.plan import CONTRADICTING, RAW, plan_scenes
+from simulate.scenes import ASSET_KEYS, render_scene
+from simulate.spectra import NOISE_REL
+from simulate.writer import BackgroundWriter
 
 __all__ = ["SimulationResult", "simulate_scenes", "SIMULATION_VERSION", "MANIFEST_NAME"]
 
@@ -89,7 +91,7 @@ def simulate_scenes(
     frame, codes = _check_villages(villages, code_column)
     first, last = _parse_dates(start, end)
     if scenes_per_year < 1:
-        raise WorkflowError(f"scenes_per_year must be at least 1, got {scenes_per_year}")
+        raise SimulationError(f"scenes_per_year must be at least 1, got {scenes_per_year}")
     parameters = {
         "start": first.isoformat(),
         "end": last.isoformat(),
@@ -100,7 +102,7 @@ def simulate_scenes(
     scenes_dir = Path(out_dir) / "scenes"
     grid = grid_for(frame)
     if grid.height * grid.width > MAX_PIXELS:
-        raise WorkflowError(
+        raise SimulationError(
             f"the villages span {grid.width * grid.height / 1e6:.0f} million 10 m pixels; the "
             f"demo simulates at most {MAX_PIXELS / 1e6:.0f} million (about a province like "
             "DI Yogyakarta): pass fewer villages"
@@ -121,7 +123,7 @@ def simulate_scenes(
     plans = plan_scenes(first, last, scenes_per_year, seed)
     years = tuple(sorted({p.date.year for p in plans}))
     if not years:
-        raise WorkflowError(f"no scene dates between {first} and {last}")
+        raise SimulationError(f"no scene dates between {first} and {last}")
     catalog, collection = new_catalog(scenes_dir, grid, plans)
     stac_io = AtomicStacIO()
     villages_utm = frame.to_crs(grid.epsg)
@@ -145,10 +147,16 @@ def simulate_scenes(
         for year in years:
             path = scenes_dir / f"land_cover_{year}.tif"
             array = land_cover.classes[year]
-            writer.submit(
-                partial(write_cog, path, array, transform=grid.transform(10), epsg=grid.epsg),
-                done=lambda: bar.update(1),
+            cog = partial(
+                write_cog,
+                array,
+                path,
+                crs=f"EPSG:{grid.epsg}",
+                transform=grid.transform(10),
+                nodata=0,
+                resampling="nearest",  # classes: overviews keep class values
             )
+            writer.submit(cog, done=lambda: bar.update(1))
         truth = measure_truth(villages_utm, codes, land_cover, grid)
 
         pool = noise_pool(seed, size=max(2**23, 4 * 64 * grid.width), rel=NOISE_REL)
@@ -222,17 +230,17 @@ def _check_villages(
     villages: gpd.GeoDataFrame, code_column: str
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     if code_column not in villages.columns:
-        raise WorkflowError(f"villages have no column {code_column!r}")
+        raise SimulationError(f"villages have no column {code_column!r}")
     if villages.crs is None:
-        raise WorkflowError("villages have no CRS")
+        raise SimulationError("villages have no CRS")
     if len(villages) == 0:
-        raise WorkflowError("no villages to simulate over")
+        raise SimulationError("no villages to simulate over")
     frame = villages[[code_column, villages.geometry.name]].reset_index(drop=True)
     if frame.geometry.isna().any() or frame.geometry.is_empty.any():
-        raise WorkflowError("some villages have no geometry")
+        raise SimulationError("some villages have no geometry")
     codes = [str(c) for c in frame[code_column]]
     if len(set(codes)) != len(codes):
-        raise WorkflowError(f"village codes in {code_column!r} are not unique")
+        raise SimulationError(f"village codes in {code_column!r} are not unique")
     return frame, codes
 
 
@@ -240,9 +248,9 @@ def _parse_dates(start: str, end: str) -> tuple[date, date]:
     try:
         first, last = date.fromisoformat(str(start)[:10]), date.fromisoformat(str(end)[:10])
     except ValueError as exc:
-        raise WorkflowError(f"start/end must be ISO dates: {exc}") from None
+        raise SimulationError(f"start/end must be ISO dates: {exc}") from None
     if last < first:
-        raise WorkflowError(f"end {last} is before start {first}")
+        raise SimulationError(f"end {last} is before start {first}")
     return first, last
 
 
@@ -301,7 +309,7 @@ def _clear(scenes_dir: Path) -> None:
     if not any(scenes_dir.iterdir()):
         return
     if not ((scenes_dir / MANIFEST_NAME).is_file() or (scenes_dir / _PARTIAL_NAME).is_file()):
-        raise WorkflowError(
+        raise SimulationError(
             f"{scenes_dir} is not empty and holds no earlier simulation; "
             "choose another output directory"
         )

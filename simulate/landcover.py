@@ -19,9 +19,9 @@ from exactextract.raster import NumPyRasterSource
 from pyproj import CRS
 from rasterio.features import rasterize
 
-from workflows.simulate.fields import QUANT_LEVELS, SmoothField, quantize
-from workflows.simulate.grid import Grid
-from workflows.simulate.spectra import LandCover
+from simulate.fields import QUANT_LEVELS, SmoothField, quantize
+from simulate.grid import Grid
+from simulate.spectra import LandCover
 
 __all__ = ["Planting", "LandCoverStack", "plant_shares", "build_land_cover", "measure_truth"]
 

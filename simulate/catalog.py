@@ -15,11 +15,11 @@ import pystac
 import shapely
 from pystac.stac_io import DefaultStacIO
 
+from geo.atomic import atomic_target
 from geo.sentinel2 import BANDS, REFLECTANCE_SCALE
-from workflows.simulate.files import atomic_path
-from workflows.simulate.grid import Grid
-from workflows.simulate.plan import ScenePlan
-from workflows.simulate.scenes import BANDS_10M, SceneStats
+from simulate.grid import Grid
+from simulate.plan import ScenePlan
+from simulate.scenes import BANDS_10M, SceneStats
 
 __all__ = ["AtomicStacIO", "new_catalog", "make_item", "item_id", "COLLECTION_ID"]
 
@@ -75,7 +75,7 @@ class AtomicStacIO(DefaultStacIO):
     def write_text_to_href(self, href: str, txt: str) -> None:
         path = Path(href)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
+        with atomic_target(path) as tmp:
             tmp.write_text(txt, encoding="utf-8")
 
 
@@ -105,8 +105,7 @@ def new_catalog(
     catalog = pystac.Catalog(
         id="pantau-simulated-scenes",
         description=(
-            "SIMULATED Sentinel-2 L2A scenes written by `pantau demo` (workflows.simulate). "
-            "Not real imagery."
+            "SIMULATED Sentinel-2 L2A scenes written by `pantau demo` (simulate). Not real imagery."
         ),
         title="Pantau simulated scenes",
         catalog_type=pystac.CatalogType.SELF_CONTAINED,

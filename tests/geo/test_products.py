@@ -1,0 +1,238 @@
+"""The product registry: formulas against hand-computed values, storage, validation, lookup."""
+
+from __future__ import annotations
+
+import cloudpickle
+import dask.array as da
+import numpy as np
+import pytest
+
+from geo.products import (
+    BUILT_UP_RULE,
+    COUNT_INPUT,
+    INDEX_STATISTICS,
+    PRODUCTS,
+    Product,
+    ProductRegistry,
+    normalized_difference,
+)
+
+# A vegetation pixel; every expected value below is written out from the index's published
+# definition over these numbers, e.g. NDVI = (0.35 - 0.035) / (0.35 + 0.035) = 0.8181...
+PIXEL = {"blue": 0.03, "green": 0.06, "red": 0.035, "nir": 0.35, "swir16": 0.18, "swir22": 0.09}
+INDEX_NAMES = ("ndvi", "ndbi", "mndwi", "bsi")
+
+
+def _inputs(spectrum: dict[str, float], count: float = 5) -> dict[str, np.ndarray]:
+    values = {k: np.array([v], dtype=np.float32) for k, v in spectrum.items()}
+    values[COUNT_INPUT] = np.array([count], dtype=np.float32)
+    return values
+
+
+def _product(name: str, inputs: tuple[str, ...], **kwargs: object) -> Product:
+    options: dict = {
+        "title": name,
+        "title_id": name,
+        "description": name,
+        "inputs": inputs,
+        "formula": normalized_difference,
+        "valid_range": (-1.0, 1.0),
+        **kwargs,
+    }
+    return Product(name=name, **options)
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ndvi", (0.35 - 0.035) / (0.35 + 0.035)),
+        ("ndbi", (0.18 - 0.35) / (0.18 + 0.35)),
+        ("mndwi", (0.06 - 0.18) / (0.06 + 0.18)),
+        ("bsi", ((0.18 + 0.035) - (0.35 + 0.03)) / ((0.18 + 0.035) + (0.35 + 0.03))),
+    ],
+)
+def test_index_matches_hand_value(name: str, expected: float) -> None:
+    assert PRODUCTS.compute(_inputs(PIXEL))[name][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_indices_are_float32() -> None:
+    out = PRODUCTS.compute(_inputs(PIXEL))
+    assert all(out[n].dtype == np.float32 for n in (*INDEX_NAMES, "clear_count", "rgb"))
+
+
+def test_clear_count_is_the_count() -> None:
+    assert PRODUCTS.compute(_inputs(PIXEL, count=7))["clear_count"][0] == 7.0
+
+
+def test_rgb_stacks_red_green_blue() -> None:
+    rgb = PRODUCTS.compute(_inputs(PIXEL))["rgb"]
+    assert rgb.shape == (3, 1)
+    np.testing.assert_allclose(rgb[:, 0], [0.035, 0.06, 0.03], rtol=1e-6)
+
+
+def test_products_stay_lazy_on_dask() -> None:
+    values = {k: da.full((4, 4), v, dtype=np.float32, chunks=2) for k, v in PIXEL.items()}
+    values[COUNT_INPUT] = da.full((4, 4), 3, dtype=np.uint8, chunks=2)
+    out = PRODUCTS.compute(values)
+    assert all(isinstance(v, da.Array) for v in out.values())
+    expected = (0.35 - 0.035) / (0.35 + 0.035)
+    assert float(out["ndvi"][0, 0].compute(scheduler="sync")) == pytest.approx(expected, rel=1e-6)
+
+
+def test_zero_denominator_gives_nan_without_warning() -> None:
+    zero = np.zeros(1, dtype=np.float32)
+    with np.errstate(all="raise"):
+        out = normalized_difference(zero, zero)
+    assert np.isnan(out[0])
+
+
+@pytest.mark.parametrize(
+    ("spectrum", "built"),
+    [
+        # roofs/concrete/asphalt mix: flat spectrum
+        ({"blue": 0.09, "green": 0.10, "red": 0.11, "nir": 0.15, "swir16": 0.20}, 1.0),
+        # dry bare soil: reflectance rising into the SWIR -> BSI ~0.27
+        ({"blue": 0.07, "green": 0.10, "red": 0.16, "nir": 0.22, "swir16": 0.34}, 0.0),
+        (PIXEL, 0.0),  # vegetation
+        ({"blue": 0.06, "green": 0.07, "red": 0.05, "nir": 0.03, "swir16": 0.015}, 0.0),  # water
+    ],
+)
+def test_built_up_rule_separates_classes(spectrum: dict[str, float], built: float) -> None:
+    assert PRODUCTS.compute(_inputs(spectrum))["built_up"][0] == built
+
+
+def test_no_reflectance_is_no_built_up_value() -> None:
+    nan = {b: float("nan") for b in PIXEL}
+    assert np.isnan(PRODUCTS.compute(_inputs(nan, count=0))["built_up"][0])
+
+
+def test_rule_is_documented() -> None:
+    assert "NDBI > 0" in str(BUILT_UP_RULE)
+    assert str(BUILT_UP_RULE) in PRODUCTS["built_up"].description
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def test_float_encoding_keeps_values_and_nan() -> None:
+    values = np.array([0.5, np.nan, -1.0], dtype=np.float64)
+    stored = PRODUCTS["ndvi"].encode(values)
+    assert stored.dtype == np.float32
+    np.testing.assert_array_equal(stored, np.array([0.5, np.nan, -1.0], dtype=np.float32))
+
+
+def test_class_encoding_puts_nodata_where_nan() -> None:
+    stored = PRODUCTS["built_up"].encode(np.array([0.0, 1.0, np.nan], dtype=np.float32))
+    assert stored.dtype == np.uint8 and stored.tolist() == [0, 1, 255]
+
+
+def test_count_encoding_clips_to_uint8() -> None:
+    stored = PRODUCTS["clear_count"].encode(np.array([0, 40, 300], dtype=np.float32))
+    assert stored.dtype == np.uint8 and stored.tolist() == [0, 40, 255]
+
+
+def test_scaled_encoding_keeps_data_off_nodata() -> None:
+    # reflectance x 10000: 0.1234 -> 1234; 0 is nodata, so a 0.0 reflectance is stored as 1;
+    # 7.0 is above uint16 and is clipped to 65535
+    values = np.array([0.1234, np.nan, 0.0, 7.0], dtype=np.float32)
+    stored = PRODUCTS["rgb"].encode(values)
+    assert stored.dtype == np.uint16 and stored.tolist() == [1234, 0, 1, 65535]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_bands_are_what_the_products_need_in_band_order() -> None:
+    assert PRODUCTS.bands == ("blue", "green", "red", "nir", "swir16")
+    assert PRODUCTS.select(("ndvi",)).bands == ("red", "nir")
+
+
+def test_columns_follow_registry_order() -> None:
+    per_index = [f"{i}_{s}" for i in INDEX_NAMES for s in ("mean", "median", "std", "p10", "p90")]
+    assert PRODUCTS.columns == (*per_index, "built_up_fraction", "n_obs")
+    assert INDEX_STATISTICS == ("mean", "median", "std", "p10", "p90")
+
+
+def test_column_titles() -> None:
+    titles = PRODUCTS.column_titles()
+    assert titles["ndvi_p10"] == "NDVI p10"
+    assert set(titles) == set(PRODUCTS.columns)
+
+
+def test_select_keeps_what_a_product_needs() -> None:
+    assert tuple(PRODUCTS.select(("built_up",))) == ("ndvi", "ndbi", "mndwi", "bsi", "built_up")
+    assert tuple(PRODUCTS.select(("rgb", "ndvi"))) == ("ndvi", "rgb")
+
+
+def test_register_returns_a_new_registry() -> None:
+    ndmi = _product("ndmi", ("nir", "swir16"), statistics={"ndmi_mean": "mean"})
+    extended = PRODUCTS.register(ndmi)
+    assert tuple(extended)[-1] == "ndmi" and "ndmi" not in PRODUCTS
+    assert extended.columns[-1] == "ndmi_mean"
+    x = _inputs(PIXEL)
+    assert extended.compute(x)["ndmi"][0] == pytest.approx((0.35 - 0.18) / (0.35 + 0.18), 1e-6)
+
+
+def test_register_refuses_an_existing_name_unless_replacing() -> None:
+    other = _product("ndvi", ("nir", "red"), label="NDVI2")
+    with pytest.raises(ValueError, match="'ndvi' exists"):
+        PRODUCTS.register(other)
+    swapped = PRODUCTS.register(other, replace=True)
+    assert tuple(swapped) == tuple(PRODUCTS) and swapped["ndvi"].label == "NDVI2"
+
+
+def test_unknown_product_names_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="unknown product 'ndmi'; known: ndvi"):
+        PRODUCTS["ndmi"]
+
+
+@pytest.mark.parametrize(
+    ("products", "message"),
+    [
+        ((_product("a", ("nir", "nope")),), "needs nope"),
+        ((_product("b", ("a", "nir")), _product("a", ("nir", "red"))), "needs a"),
+        ((_product("a", ("nir", "red")), _product("a", ("red", "nir"))), "declared twice"),
+        ((_product("red", ("nir", "red")),), "shadows an input"),
+        ((_product("count", ("nir", "red")),), "shadows an input"),
+        ((_product("NDVI", ("nir", "red")),), "lower-case"),
+        ((_product("a-b", ("nir", "red")),), "lower-case"),
+        (
+            (
+                _product("a", ("nir", "red"), statistics={"x_mean": "mean"}),
+                _product("b", ("nir", "red"), statistics={"x_mean": "mean"}),
+            ),
+            "column 'x_mean' of 'b' is also a's",
+        ),
+    ],
+    ids=[
+        "unknown-input",
+        "input-declared-later",
+        "duplicate-name",
+        "shadows-band",
+        "shadows-count",
+        "upper-case",
+        "not-identifier",
+        "duplicate-column",
+    ],
+)
+def test_invalid_registry_is_refused(products: tuple[Product, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ProductRegistry(products)
+
+
+def test_registry_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        PRODUCTS["ndvi"] = PRODUCTS["ndbi"]  # type: ignore[index]
+
+
+def test_registry_pickles_with_lambdas() -> None:
+    """Workers receive the registry through cloudpickle, custom formulas included."""
+    reg = PRODUCTS.register(
+        _product("twice_red", ("red",), formula=lambda red: red * 2, valid_range=(0, 2))
+    )
+    back = cloudpickle.loads(cloudpickle.dumps(reg))
+    assert tuple(back) == tuple(reg)
+    assert back.compute(_inputs(PIXEL))["twice_red"][0] == pytest.approx(0.07, rel=1e-6)

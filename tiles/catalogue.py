@@ -1,0 +1,284 @@
+"""The layer catalogue: the layers a scanned products directory offers, and their classes.
+
+Clients only ever name layers by id (``raster.ndvi``, ``choropleth.idm.status_idm_2024``)
+and periods by label; :class:`Catalogue` maps those to files it found itself when it
+scanned the directory (:mod:`tiles.scan`). Raster layers are the registry's products
+(:mod:`geo.products`) with a COG in some period; village layers are the columns of
+:class:`~tiles.villages.VillageData`. :class:`ProductsStore` re-scans when the files change;
+their fingerprint is the catalogue's ``version``, part of every tile cache key.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.products import ProductRegistry
+from tiles.errors import LayerNotFound, PeriodNotFound
+from tiles.indicators import load_indicators
+from tiles.legend import (
+    Classes,
+    ClassParams,
+    classify_bivariate,
+    classify_categorical,
+    classify_numeric,
+)
+from tiles.scan import fingerprint, inside, product_files, raster_bounds
+from tiles.villages import VillageData
+
+__all__ = [
+    "CLASS_CACHE_SIZE",
+    "LAYER_ID_RE",
+    "Catalogue",
+    "Layer",
+    "ProductsStore",
+    "build_catalogue",
+]
+
+logger = logging.getLogger(__name__)
+
+LAYER_ID_RE = re.compile(r"^(raster|choropleth|bivariate|vector)\.[a-z0-9_.]{1,200}$")
+#: Classifications kept per catalogue; clients choose ``breaks``, so the cache is bounded.
+CLASS_CACHE_SIZE = 256
+#: Default bivariate pairs: satellite x columns, indicator y columns (by column name).
+_BIVARIATE_X = ("built_up_fraction_change", "built_up_fraction")
+_BIVARIATE_Y = re.compile(r"^(p0|nilai_idm)")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One map layer: what ``GET /layers`` lists and the tile endpoints serve."""
+
+    id: str
+    kind: Literal["raster", "choropleth", "bivariate", "vector"]
+    title: str
+    periods: tuple[str, ...]
+    bounds: tuple[float, ...]
+    formats: tuple[str, ...]
+    raster: str | None = None
+    column: str | None = None
+    x: str | None = None
+    y: str | None = None
+
+
+@dataclass
+class Catalogue:
+    """A scanned products directory; immutable once built, replaced when files change."""
+
+    root: Path
+    version: str
+    products: ProductRegistry
+    rasters: dict[tuple[str, str], Path]
+    raster_bounds: dict[tuple[str, str], tuple[float, ...]]
+    villages: VillageData | None
+    layers: dict[str, Layer] = field(default_factory=dict)
+    _classes: OrderedDict[tuple, Classes] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self.layers = self._build_layers()
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        """Every period label with any product."""
+        found = {p for _, p in self.rasters}
+        if self.villages is not None:
+            found.update(self.villages.periods)
+        return tuple(sorted(found))
+
+    def _build_layers(self) -> dict[str, Layer]:
+        layers: dict[str, Layer] = {}
+        for name, product in self.products.items():
+            periods = tuple(sorted(p for n, p in self.rasters if n == name))
+            if periods:
+                boxes = np.array([self.raster_bounds[(name, p)] for p in periods])
+                bounds = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
+                lid = f"raster.{name}"
+                layers[lid] = Layer(
+                    lid, "raster", product.title, periods, bounds, ("png",), raster=name
+                )
+        v = self.villages
+        if v is None:
+            return layers
+        for column in v.columns.values():
+            lid = f"choropleth.{column.id}"
+            layers[lid] = Layer(
+                lid, "choropleth", column.title, column.periods, v.bounds, ("png", "pbf"),
+                column=column.id,
+            )  # fmt: skip
+        xs = [c for c in _BIVARIATE_X if c in v.columns and v.columns[c].kind == "numeric"]
+        ys = [
+            c.id
+            for c in v.columns.values()
+            if c.source != "villages"
+            and c.kind == "numeric"
+            and _BIVARIATE_Y.match(c.id.rpartition(".")[2])
+        ]
+        for x in xs[:1]:
+            for y in ys:
+                layer = self._bivariate(x, y)
+                layers[layer.id] = layer
+        layers["vector.villages"] = Layer(
+            "vector.villages", "vector", "Village boundaries", v.periods, v.bounds, ("pbf",)
+        )
+        return layers
+
+    def _bivariate(self, x: str, y: str) -> Layer:
+        assert self.villages is not None
+        cx, cy = self.villages.columns[x], self.villages.columns[y]
+        periods = tuple(p for p in cx.periods if p in cy.periods)
+        return Layer(
+            f"bivariate.{x}__{y}", "bivariate", f"{cx.title} × {cy.title}", periods,
+            self.villages.bounds, ("png", "pbf"), x=x, y=y,
+        )  # fmt: skip
+
+    def layer(self, layer_id: str) -> Layer:
+        """The layer with this id (bivariate ids of any two numeric columns are valid)."""
+        if not LAYER_ID_RE.match(layer_id):
+            raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
+        if layer_id in self.layers:
+            return self.layers[layer_id]
+        if layer_id.startswith("bivariate.") and self.villages is not None:
+            x, sep, y = layer_id.removeprefix("bivariate.").partition("__")
+            cols = self.villages.columns
+            if sep and x != y and all(c in cols and cols[c].kind == "numeric" for c in (x, y)):
+                layer = self._bivariate(x, y)
+                if layer.periods:
+                    return layer
+        raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
+
+    def require_period(self, layer: Layer, period: str) -> None:
+        """Raise unless the layer has data for ``period``."""
+        if period not in layer.periods:
+            raise PeriodNotFound(
+                f"period: {layer.id} has no data for this period; periods are "
+                f"{', '.join(layer.periods)}",
+                parameter="period",
+            )
+
+    def raster_file(self, layer: Layer, period: str) -> Path:
+        """The COG of a raster layer in a period (a file this catalogue found itself)."""
+        self.require_period(layer, period)
+        assert layer.raster is not None
+        return self.rasters[(layer.raster, period)]
+
+    def classes(self, layer: Layer, params: ClassParams) -> Classes:
+        """Classes of a choropleth or bivariate layer (the last :data:`CLASS_CACHE_SIZE` kept)."""
+        assert self.villages is not None
+        key = (layer.id, params)
+        with self._lock:
+            cached = self._classes.get(key)
+            if cached is not None:
+                self._classes.move_to_end(key)
+                return cached
+        v = self.villages
+        if layer.kind == "bivariate":
+            assert layer.x and layer.y
+            cx, cy = v.column(layer.x), v.column(layer.y)
+            result = classify_bivariate(v.pooled(cx).to_numpy(), v.pooled(cy).to_numpy())
+        else:
+            assert layer.column
+            column = v.column(layer.column)
+            if column.kind == "categorical":
+                result = classify_categorical(column.categories)
+            else:
+                result = classify_numeric(v.pooled(column).to_numpy(), column.id, params)
+        with self._lock:
+            self._classes[key] = result
+            self._classes.move_to_end(key)
+            while len(self._classes) > CLASS_CACHE_SIZE:
+                self._classes.popitem(last=False)
+        return result
+
+    def codes(self, layer: Layer, period: str, classes: Classes) -> np.ndarray:
+        """Class code per village (0 = no value) of a layer in a period."""
+        assert self.villages is not None
+        v = self.villages
+        if layer.kind == "bivariate":
+            assert layer.x and layer.y
+            x = v.values(v.column(layer.x), period)
+            return classes.codes(x.to_numpy(), v.values(v.column(layer.y), period))
+        assert layer.column
+        return classes.codes(v.values(v.column(layer.column), period))
+
+
+def build_catalogue(
+    root: Path, version: str, gdal_env: dict[str, str], products: ProductRegistry
+) -> Catalogue:
+    """Scan ``root`` (already fingerprinted as ``version``) into a catalogue."""
+    rasters: dict[tuple[str, str], Path] = {}
+    bounds: dict[tuple[str, str], tuple[float, ...]] = {}
+    units: dict[tuple[str, str], int] = {}
+    villages = None
+    for path in product_files(root, products):
+        if not inside(path, root):
+            logger.warning("skipping %s: it resolves outside the products directory", path.name)
+            continue
+        if path.suffix == ".tif":
+            box = raster_bounds(path, gdal_env)
+            if box is not None:
+                key = (path.stem, path.parent.parent.name)
+                units[key] = units.get(key, 0) + 1
+                rasters[key], bounds[key] = path, box
+    for key, n in units.items():
+        if n > 1:  # TODO(issue 8): mosaic the units of a period
+            logger.warning("%s %s has %d work units: not served as one layer yet", *key, n)
+            del rasters[key], bounds[key]
+    villages_path = root / "villages.parquet"
+    if villages_path.is_file() and inside(villages_path, root):
+        try:
+            frame = gpd.read_parquet(villages_path)
+            kodes = pd.Index(sorted(frame["kode"].astype(str).unique()), name="kode")
+            villages = VillageData(
+                frame, load_indicators(root, kodes), column_titles=products.column_titles()
+            )
+        except Exception:  # serve the rasters even when the table is unusable
+            logger.error("cannot load villages.parquet", exc_info=True)
+    return Catalogue(root, version, products, rasters, bounds, villages)
+
+
+class ProductsStore:
+    """The current catalogue of a products directory, re-scanned when its files change."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        products: ProductRegistry,
+        rescan_interval: float,
+        gdal_env: dict[str, str],
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.products = products
+        self.rescan_interval = rescan_interval
+        self.gdal_env = gdal_env
+        self._catalogue: Catalogue | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def current(self) -> Catalogue:
+        """The catalogue, rebuilt first if the directory changed since the last check."""
+        catalogue = self._catalogue
+        if catalogue is not None and time.monotonic() - self._checked < self.rescan_interval:
+            return catalogue
+        with self._lock:
+            catalogue = self._catalogue
+            if catalogue is not None and time.monotonic() - self._checked < self.rescan_interval:
+                return catalogue
+            version = fingerprint(self.root, self.products)
+            if catalogue is None or catalogue.version != version:
+                logger.info("products version %s: scanning", version)
+                catalogue = build_catalogue(self.root, version, self.gdal_env, self.products)
+                self._catalogue = catalogue
+            self._checked = time.monotonic()
+            return catalogue

@@ -1,0 +1,61 @@
+"""Per-scene radiometry plausibility, one small task per scene on the workers.
+
+Each scene is judged once, on a coarse grid over its own footprint, so the verdict does not
+depend on which units or regions a run covers (a many-unit run and a one-unit run exclude
+the same scenes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pystac
+from odc.geo.geobox import GeoBox
+from odc.geo.geom import box
+
+from geo.plausibility import scene_plausibility
+from geo.tiling import utm_epsg
+from stac.load import load_stack
+
+__all__ = ["check_scene", "scene_geobox"]
+
+
+def scene_geobox(item: pystac.Item, resolution: float) -> GeoBox:
+    """A ``resolution`` m grid over the item's footprint, in the UTM zone of its centre."""
+    if item.bbox is None:
+        raise ValueError(f"scene {item.id} has no bbox")
+    w, s, e, n = item.bbox
+    epsg = utm_epsg((w + e) / 2, (s + n) / 2)
+    extent = box(w, s, e, n, "EPSG:4326").to_crs(f"EPSG:{epsg}")
+    return GeoBox.from_bbox(extent.boundingbox, crs=f"EPSG:{epsg}", resolution=resolution)
+
+
+def check_scene(
+    item: dict[str, Any],
+    *,
+    resolution: float,
+    patch_url: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
+    """Does the radiometry the item's metadata implies fit its pixels? (a JSON-able verdict)"""
+    import dask
+
+    scene = pystac.Item.from_dict(item)
+    stack = load_stack(
+        [scene],
+        bands=("red", "blue", "scl"),
+        geobox=scene_geobox(scene, resolution),
+        chunk=2048,
+        groupby="id",
+        patch_url=patch_url,
+    )
+    with dask.config.set(scheduler="sync"):
+        ds = stack.data.compute()
+    s, o = stack.scale[0], stack.offset[0]
+    red = ds["red"].values[0].astype(np.float32)
+    blue = ds["blue"].values[0].astype(np.float32)
+    nodata = (red == 0) | (blue == 0)
+    red = np.where(nodata, np.nan, red * s + o)
+    blue = np.where(nodata, np.nan, blue * s + o)
+    return scene_plausibility(red, blue, ds["scl"].values[0]).to_dict()

@@ -1,0 +1,257 @@
+"""One work unit, wholly on one worker: scenes -> composite -> products -> COGs -> statistics.
+
+A unit is a tile of the fixed grid (:mod:`geo.tiling`) with its home villages. For each
+pending period the task loads the unit's scenes (odc-stac, lazily), masks and composites
+them block by block with a local thread pool, computes every product of the registry, writes
+the COGs while it computes the exact per-village statistics, then writes the period's
+statistics table and, last, its STAC item: the commit marker a rerun looks for. Nothing here
+talks to the Dask scheduler; the driver only submits units and reads their small tables.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pystac
+from odc.geo.geobox import GeoBox
+
+from geo.atomic import write_json, write_parquet
+from geo.cog import write_cog
+from geo.composite import median_composite
+from geo.products import COUNT_INPUT, ProductRegistry
+from geo.zonal import CoverageWeights, coverage_weights, grid_key, zonal_stats
+from stac.load import load_stack
+from stac.parse import item_datetime
+from stac.publish import ProductAsset, product_asset, write_unit_item
+
+__all__ = ["PeriodJob", "UnitJob", "UnitResult", "run_unit", "stat_columns", "unit_paths"]
+
+PARQUET = "application/vnd.apache.parquet"
+
+
+def stat_columns(products: ProductRegistry) -> tuple[str, ...]:
+    """Per-village statistic columns of a run with ``products``, in table order."""
+    return (*products.columns, "valid_fraction")
+
+
+@dataclass(frozen=True)
+class PeriodJob:
+    """One period of a unit: the scenes to use (plausible ones) and the commit fingerprint."""
+
+    period: str
+    items: tuple[dict[str, Any], ...]
+    fingerprint: str
+    excluded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnitJob:
+    """Everything a worker needs to compute one unit; small and picklable."""
+
+    unit_id: str
+    epsg: int
+    geobox: GeoBox
+    villages: gpd.GeoDataFrame  # home villages: kode + geometry, in the unit's CRS
+    periods: tuple[PeriodJob, ...]
+    products: ProductRegistry
+    out: Path
+    chunk: int
+    groupby: str
+    threads: int
+    parameters: dict[str, Any]
+    patch_url: Callable[[str], str] | None = None
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of the unit's grid."""
+        ny, nx = self.geobox.shape.yx
+        return int(ny * nx)
+
+
+@dataclass
+class UnitResult:
+    """What a unit did, per period: seconds, scenes, pixels, peak memory of the process."""
+
+    unit_id: str
+    periods: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def unit_paths(out: Path, unit_id: str, period: str) -> dict[str, Path]:
+    """Where one unit x period writes: composites folder, statistics, quality, item."""
+    return {
+        "composites": out / "composites" / period / unit_id,
+        "stats": out / "stats" / period / f"{unit_id}.parquet",
+        "quality": out / "stats" / period / f"{unit_id}.quality.json",
+        "item": out / "catalog" / "items" / period / f"{unit_id}.json",
+    }
+
+
+def run_unit(job: UnitJob) -> UnitResult:
+    """Compute every pending period of one unit and commit each (item last)."""
+    result = UnitResult(job.unit_id)
+    weights = _coverage(job)
+    for period in job.periods:
+        result.periods[period.period] = _run_period(job, period, weights)
+    return result
+
+
+def _coverage(job: UnitJob) -> CoverageWeights:
+    """Exact coverage weights of the unit's home villages on its grid (cached per grid)."""
+    key = grid_key(job.villages, job.geobox.shape.yx, job.geobox.affine)
+    cache = job.out / ".cache" / f"coverage-{job.unit_id}-{key}.npz"
+    if cache.exists():
+        try:
+            return CoverageWeights.load(cache)
+        except (OSError, ValueError, KeyError):
+            cache.unlink(missing_ok=True)
+    weights = coverage_weights(
+        job.villages, shape=job.geobox.shape.yx, transform=job.geobox.affine, threads=job.threads
+    )
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    weights.save(cache)
+    return weights
+
+
+def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
+    """``(band..., count)`` float32 composite of the unit, computed here with local threads."""
+    import dask
+    import dask.array as da
+
+    bands = (*job.products.bands, "scl")
+    stack = load_stack(
+        items,
+        bands=bands,
+        geobox=job.geobox,
+        chunk=job.chunk,
+        groupby=job.groupby,
+        patch_url=job.patch_url,
+    )
+    dn = da.stack([stack.data[b].data for b in bands])
+    lazy = median_composite(dn, stack.scale, stack.offset, chunk=job.chunk)
+    out = np.empty(lazy.shape, dtype=np.float32)
+    # The threaded scheduler, never the distributed one: a unit runs wholly on its worker.
+    with dask.config.set(scheduler="threads", num_workers=job.threads):
+        da.store(lazy, out, lock=False, scheduler="threads", num_workers=job.threads)
+    return out
+
+
+def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> dict[str, Any]:
+    """One period of the unit; returns its quality record (with the throughput figures)."""
+    t0 = time.perf_counter()
+    paths = unit_paths(job.out, job.unit_id, period.period)
+    items = [pystac.Item.from_dict(d) for d in period.items]
+    products = job.products
+    if items:
+        composite = _composite(job, items)
+    else:  # no scene over this unit in the period: every product is no data
+        ny, nx = job.geobox.shape.yx
+        composite = np.full((len(products.bands) + 1, ny, nx), np.nan, dtype=np.float32)
+        composite[-1] = 0
+    count = composite[-1]
+    inputs: dict[str, np.ndarray] = {b: composite[i] for i, b in enumerate(products.bands)}
+    inputs[COUNT_INPUT] = count
+    values = products.compute(inputs)
+    del inputs
+    crs, transform = f"EPSG:{job.epsg}", job.geobox.affine
+    with ThreadPoolExecutor(max_workers=job.threads) as pool:
+        # COG encoding and zonal statistics overlap: both release the GIL
+        writes = {
+            name: pool.submit(
+                write_cog,
+                product.encode(values[name]),
+                paths["composites"] / f"{name}.tif",
+                crs=crs,
+                transform=transform,
+                nodata=product.nodata,
+                resampling=product.overview_resampling,
+                descriptions=product.band_names or None,
+            )
+            for name, product in products.items()
+        }
+        stats = _village_stats(weights, products, values, count, pool)
+        assets = {name: product_asset(products[name], f.result()) for name, f in writes.items()}
+    del values, composite
+    stats.insert(0, "period", period.period)
+    stats.insert(0, "kode", job.villages["kode"].to_numpy())
+    write_parquet(paths["stats"], stats, index=False)
+    assets["statistics"] = ProductAsset(
+        paths["stats"],
+        media_type=PARQUET,
+        title="Per-village statistics of this unit and period",
+        roles=["data"],
+    )
+    quality = {
+        "unit": job.unit_id,
+        "period": period.period,
+        "scenes_used": len(items),
+        "scenes_excluded": list(period.excluded),
+        "clear_observations": {
+            "mean": float(count.mean()) if count.size else float("nan"),
+            "median": float(np.median(count)) if count.size else float("nan"),
+            "share_never_clear": float((count == 0).mean()) if count.size else float("nan"),
+        },
+        # throughput figures `pantau plan` reads back
+        "pixels": job.pixels,
+        "scenes": len(items),
+        "bands": len(products.bands) + 1,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    write_json(paths["quality"], quality)
+    dates = [item_datetime(i) for i in items]
+    lonlat = job.geobox.extent.to_crs("EPSG:4326")
+    write_unit_item(
+        paths["item"],
+        unit=job.unit_id,
+        period=period.period,
+        start=min(dates) if dates else _day(job.parameters["start"]),
+        end=max(dates) if dates else _day(job.parameters["end"]),
+        bbox=[float(b) for b in lonlat.boundingbox],
+        geometry=lonlat.json,
+        epsg=job.epsg,
+        assets=assets,
+        sources=[
+            {"id": i.id, "href": i.get_self_href(), "collection": i.collection_id} for i in items
+        ],
+        parameters=job.parameters,
+        fingerprint=period.fingerprint,
+    )
+    return quality
+
+
+def _village_stats(
+    weights: CoverageWeights,
+    products: ProductRegistry,
+    values: dict[str, np.ndarray],
+    count: np.ndarray,
+    pool: ThreadPoolExecutor,
+) -> pd.DataFrame:
+    """Every statistic column of every product, plus ``valid_fraction`` (threads)."""
+    futures = {}
+    for name, product in products.items():
+        if product.statistics:
+            stats = tuple(dict.fromkeys(product.statistics.values()))
+            futures[name] = pool.submit(zonal_stats, weights, values[name], stats=stats)
+    valid = pool.submit(zonal_stats, weights, (count > 0).astype(np.float32), stats=("mean",))
+    columns: dict[str, np.ndarray] = {}
+    for name, future in futures.items():
+        result = future.result()
+        for column, stat in products[name].statistics.items():
+            columns[column] = result[stat]
+    columns["valid_fraction"] = np.nan_to_num(valid.result()["mean"])
+    return pd.DataFrame(columns)
+
+
+def _day(value: Any) -> datetime:
+    """A run's start/end (date or ISO text) as a UTC datetime, for an item with no scene."""
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
