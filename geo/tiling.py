@@ -11,8 +11,9 @@ runs, periods and reruns line up and resume by unit id (odc-stats' ``GridSpec`` 
   (``odc.geo.gridspec.GridSpec`` with its default origin). Pixel edges therefore fall on
   multiples of ``resolution``, which is where Sentinel-2's own 10/20/60 m pixels lie in the
   same zone: they load without resampling.
-* **Unit id**: ``{epsg}_x{ix:+05d}_y{iy:+05d}``, e.g. ``32749_x+0021_y+0446``: file-name safe,
-  fixed width for |index| < 10,000, and parsed back by :func:`parse_unit_id`.
+* **Unit id**: ``{epsg}_x{ix}_y{iy}``, indices zero-padded to 4 digits with ``-`` only before
+  negative ones, e.g. ``32749_x0021_y0446``: file-name and URL safe, fixed width for
+  |index| < 10,000, and parsed back by :func:`parse_unit_id` (``geo.unit_ids``).
 * **Home tile**: the tile containing the village's ``representative_point()`` (a point
   always inside the polygon) in its zone's CRS. Each village has exactly one home tile.
 * **Unit grid**: the tile grown to the full bounds of its home villages, snapped outward to

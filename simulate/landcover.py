@@ -1,9 +1,11 @@
-"""Planted land cover per year at 10 m, and the truth measured from it per village.
+"""Planted land cover per year at 10 m, its mixtures of real spectra, and the truth.
 
 Each village gets class shares (kelurahan more built-up than desa) and a planted built-up
 growth; smooth random fields decide *where* inside the village each class lies, so classes
 form coherent patches and built-up land grows outward from existing built-up patches. Growth
-converts vegetation and bare soil; water never changes.
+converts vegetation and bare soil; water never changes. Each pixel then gets a material
+(a mixture of real spectra, ``simulate.spectra``) of its class from its village's window of
+the palette; the truth is the mean true impervious share of those mixtures.
 """
 
 from __future__ import annotations
@@ -21,9 +23,23 @@ from rasterio.features import rasterize
 
 from simulate.fields import QUANT_LEVELS, SmoothField, quantize
 from simulate.grid import Grid
-from simulate.spectra import LandCover
+from simulate.spectra import (
+    IMPERVIOUS_LEVELS,
+    PALETTE_SIZE,
+    VILLAGE_MATERIALS,
+    LandCover,
+    MaterialPalette,
+    material_code,
+)
 
-__all__ = ["Planting", "LandCoverStack", "plant_shares", "build_land_cover", "measure_truth"]
+__all__ = [
+    "Planting",
+    "LandCoverStack",
+    "plant_shares",
+    "build_land_cover",
+    "impervious_raster",
+    "measure_truth",
+]
 
 _CHUNK_ROWS = 128
 # correlation lengths of the class patterns, in 10 m pixels
@@ -46,11 +62,12 @@ class Planting:
 
 @dataclass(frozen=True)
 class LandCoverStack:
-    """The 10 m land cover of every year and its 2x2 class counts on the 20 m grid."""
+    """The 10 m land cover and materials of every year, and 2x2 class counts at 20 m."""
 
     years: tuple[int, ...]
     classes: dict[int, np.ndarray]  # year -> uint8 (H, W), LandCover values
     counts20: dict[int, np.ndarray]  # year -> uint8 (len(LandCover), H/2, W/2), 0..4 each
+    materials: dict[int, np.ndarray]  # year -> uint8 (H, W), MaterialPalette codes
 
 
 def plant_shares(codes: list[str], years: tuple[int, ...], rng: np.random.Generator) -> Planting:
@@ -121,6 +138,10 @@ def build_land_cover(
         name: SmoothField(rng, grid.shape, scale_px=scale)
         for name, scale in (("water", _SCALE_WATER), ("built", _SCALE_BUILT), ("bare", _SCALE_BARE))
     }
+    # each village's window of the palette per class, and a per-strip seed for the pixel
+    # draws (drawn once for all years: an unchanged pixel keeps its material)
+    windows = rng.integers(0, PALETTE_SIZE, size=(n_ids, len(LandCover) + 1)).astype(np.uint8)
+    strip_seed = int(rng.integers(2**62))
     q = {name: np.empty(grid.shape, dtype=np.uint16) for name in fields}
     water = np.empty(grid.shape, dtype=bool)
     n_bins = n_ids * QUANT_LEVELS
@@ -162,6 +183,7 @@ def build_land_cover(
     t_bare = _thresholds(total(executor.map(place_built, strips)), planting.bare * pixels)
 
     classes = {year: np.empty(grid.shape, dtype=np.uint8) for year in planting.years}
+    materials = {year: np.empty(grid.shape, dtype=np.uint8) for year in planting.years}
     counts20 = {
         year: np.zeros((len(LandCover) + 1, height // 2, width // 2), dtype=np.uint8)
         for year in planting.years
@@ -171,12 +193,17 @@ def build_land_cover(
         v, w = ids[s], water[s]
         bare = (q["bare"][s] >= t_bare.take(v)) & ~w & ~first_built(s)
         s20 = slice(s.start // 2, s.stop // 2)
+        pick = np.random.default_rng([strip_seed, s.start]).integers(
+            0, VILLAGE_MATERIALS, size=v.shape, dtype=np.uint8
+        )
         for year, t_b in zip(planting.years, t_built, strict=True):
             lc = classes[year][s]
             lc[...] = LandCover.VEGETATION
             lc[bare] = LandCover.BARE
             lc[w] = LandCover.WATER
             lc[(q["built"][s] >= t_b.take(v)) & ~w] = LandCover.BUILT
+            m = windows[v, lc].astype(np.intp) + pick
+            materials[year][s] = material_code(lc, m % PALETTE_SIZE)
             for cls in LandCover:  # class counts of each 2x2 block: four strided adds
                 e = (lc == cls).view(np.uint8)
                 counts20[year][cls, s20] = (
@@ -184,7 +211,9 @@ def build_land_cover(
                 )
 
     list(executor.map(classify, strips))
-    return LandCoverStack(years=planting.years, classes=classes, counts20=counts20)
+    return LandCoverStack(
+        years=planting.years, classes=classes, counts20=counts20, materials=materials
+    )
 
 
 def _thresholds(hist: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -196,10 +225,21 @@ def _thresholds(hist: np.ndarray, target: np.ndarray) -> np.ndarray:
     return best.astype(np.int32)
 
 
+def impervious_raster(
+    land_cover: LandCoverStack, palette: MaterialPalette, year: int
+) -> np.ndarray:
+    """Per-pixel true impervious share of ``year``, uint8 in 1/IMPERVIOUS_LEVELS."""
+    return palette.impervious.take(land_cover.materials[year])
+
+
 def measure_truth(
-    villages_utm: gpd.GeoDataFrame, codes: list[str], land_cover: LandCoverStack, grid: Grid
+    villages_utm: gpd.GeoDataFrame,
+    codes: list[str],
+    land_cover: LandCoverStack,
+    grid: Grid,
+    palette: MaterialPalette,
 ) -> pd.DataFrame:
-    """Exact coverage-weighted built-up share of every village and year (exactextract).
+    """Exact coverage-weighted mean true impervious share per village and year (exactextract).
 
     Returns:
         Columns ``kode``, ``year`` (int), ``built_up_fraction_true``, sorted by code and year.
@@ -210,7 +250,7 @@ def measure_truth(
     # one call for all years: the polygon coverage fractions, the costly part, are shared
     rasters = [
         NumPyRasterSource(
-            (land_cover.classes[year] == LandCover.BUILT).view(np.uint8),
+            impervious_raster(land_cover, palette, year),
             west,
             south,
             east,
@@ -231,7 +271,9 @@ def measure_truth(
             {
                 "kode": result["kode"].astype(str),
                 "year": np.full(len(result), year, dtype=np.int64),
-                "built_up_fraction_true": result[column(year)].astype(np.float64).clip(0.0, 1.0),
+                "built_up_fraction_true": (
+                    result[column(year)].astype(np.float64) / IMPERVIOUS_LEVELS
+                ).clip(0.0, 1.0),
             }
         )
         for year in land_cover.years

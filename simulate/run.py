@@ -28,10 +28,10 @@ from simulate.catalog import AtomicStacIO, item_id, make_item, new_catalog
 from simulate.errors import SimulationError
 from simulate.fields import noise_pool
 from simulate.grid import grid_for, mgrs_tile
-from simulate.landcover import build_land_cover, measure_truth, plant_shares
+from simulate.landcover import build_land_cover, impervious_raster, measure_truth, plant_shares
 from simulate.plan import CONTRADICTING, RAW, plan_scenes
 from simulate.scenes import ASSET_KEYS, render_scene
-from simulate.spectra import NOISE_REL
+from simulate.spectra import IMPERVIOUS_LEVELS, NOISE_REL, draw_palette
 from simulate.writer import BackgroundWriter
 
 __all__ = ["SimulationResult", "simulate_scenes", "SIMULATION_VERSION", "MANIFEST_NAME"]
@@ -39,10 +39,11 @@ __all__ = ["SimulationResult", "simulate_scenes", "SIMULATION_VERSION", "MANIFES
 log = logging.getLogger(__name__)
 
 # Bump when the simulated pixels change, so older simulations on disk are not reused.
-SIMULATION_VERSION = "1"
+SIMULATION_VERSION = "2"  # 2: pixels are mixtures of real held-out spectra
 MANIFEST_NAME = "simulation.json"
 _PARTIAL_NAME = ".simulation.partial.json"
 TRUTH_NAME = "truth.parquet"
+PALETTE_NAME = "palette.json"
 # ~25 bytes of working memory per 10 m pixel: 150 Mpx stays under ~4 GB
 MAX_PIXELS = 150_000_000
 
@@ -73,7 +74,9 @@ def simulate_scenes(
 
     Writes ``out_dir/scenes/``: ``catalog.json``, ``sentinel-2-l2a/collection.json``, one
     folder per item (``<id>.json`` and one COG per asset), ``land_cover_<year>.tif`` (the
-    planted 10 m classes, see ``LandCover``), ``truth.parquet`` and, last,
+    planted 10 m classes, see ``LandCover``), ``materials_<year>.tif`` (each pixel's mixture
+    of real spectra, codes of ``palette.json``), ``impervious_<year>.tif`` (its true impervious
+    share in 1/200), ``truth.parquet`` and, last,
     ``simulation.json``. A second call with the same villages and parameters reuses it all;
     an interrupted run resumes with the items already written; other parameters regenerate
     the folder from scratch.
@@ -129,7 +132,7 @@ def simulate_scenes(
     villages_utm = frame.to_crs(grid.epsg)
 
     bar = tqdm(
-        total=len(plans) * len(ASSET_KEYS) + 2 * len(years),
+        total=len(plans) * len(ASSET_KEYS) + 4 * len(years),
         desc="simulating scenes",
         unit="file",
         disable=not progress,
@@ -142,22 +145,34 @@ def simulate_scenes(
     ):
         rng = np.random.default_rng([seed, 0x6C616E64])
         planting = plant_shares(codes, years, rng)
+        palette = draw_palette(np.random.default_rng([seed, 0x70616C]))
         land_cover = build_land_cover(villages_utm, grid, planting, rng, executor)
         bar.update(len(years))
         for year in years:
-            path = scenes_dir / f"land_cover_{year}.tif"
-            array = land_cover.classes[year]
-            cog = partial(
-                write_cog,
-                array,
-                path,
-                crs=f"EPSG:{grid.epsg}",
-                transform=grid.transform(10),
-                nodata=0,
-                resampling="nearest",  # classes: overviews keep class values
+            rasters = (
+                # classes: nearest overviews keep class values
+                (f"land_cover_{year}.tif", land_cover.classes[year], 0, "nearest"),
+                (f"materials_{year}.tif", land_cover.materials[year], 0, "nearest"),
+                # true impervious share in 1/IMPERVIOUS_LEVELS (no nodata: 0 is a value)
+                (
+                    f"impervious_{year}.tif",
+                    impervious_raster(land_cover, palette, year),
+                    None,
+                    "average",
+                ),
             )
-            writer.submit(cog, done=lambda: bar.update(1))
-        truth = measure_truth(villages_utm, codes, land_cover, grid)
+            for name, array, nodata, resampling in rasters:
+                cog = partial(
+                    write_cog,
+                    array,
+                    scenes_dir / name,
+                    crs=f"EPSG:{grid.epsg}",
+                    transform=grid.transform(10),
+                    nodata=nodata,
+                    resampling=resampling,
+                )
+                writer.submit(cog, done=lambda: bar.update(1))
+        truth = measure_truth(villages_utm, codes, land_cover, grid, palette)
 
         pool = noise_pool(seed, size=max(2**23, 4 * 64 * grid.width), rel=NOISE_REL)
         ids = []
@@ -171,6 +186,7 @@ def simulate_scenes(
                     plan,
                     grid,
                     land_cover,
+                    palette,
                     pool,
                     executor,
                     folder,
@@ -193,6 +209,7 @@ def simulate_scenes(
         writer.wait()
 
     write_parquet(scenes_dir / TRUTH_NAME, truth, index=False)
+    write_json(scenes_dir / PALETTE_NAME, palette.to_dict())
     collection.save_object(include_self_link=False, stac_io=stac_io)
     catalog.save_object(include_self_link=False, stac_io=stac_io)
     manifest = {
@@ -217,6 +234,11 @@ def simulate_scenes(
         "truth": TRUTH_NAME,
         "land_cover": {str(y): f"land_cover_{y}.tif" for y in years},
         "land_cover_classes": {"1": "water", "2": "vegetation", "3": "bare", "4": "built_up"},
+        "materials": {str(y): f"materials_{y}.tif" for y in years},
+        "palette": PALETTE_NAME,
+        "impervious": {str(y): f"impervious_{y}.tif" for y in years},
+        "impervious_scale": 1 / IMPERVIOUS_LEVELS,
+        "spectra": "geo.spectra.validation_spectra() (held out from calibration)",
     }
     write_json(scenes_dir / MANIFEST_NAME, manifest)
     (scenes_dir / _PARTIAL_NAME).unlink(missing_ok=True)

@@ -1,7 +1,8 @@
 """Simulated Sentinel-2 L2A scenes: surface spectra, atmosphere and noise to uint16 DN COGs.
 
-20 m bands are the 2x2 average of the 10 m land-cover spectra, so mixed pixels at class
-edges are as in the real product. Per-pixel noise comes from a shared pool (see
+Every 10 m pixel is the spectrum of its material (a mixture of real spectra, see
+``simulate.spectra``); 20 m bands are the 2x2 average of the 10 m spectra, so mixed pixels
+at class edges are as in the real product. Per-pixel noise comes from a shared pool (see
 ``fields.noise_pool``), per-scene gains jitter, vegetation and soil follow the season.
 """
 
@@ -26,8 +27,7 @@ from simulate.spectra import (
     CIRRUS_BAND_FACTOR,
     CLOUD_BAND_FACTOR,
     GAIN_JITTER,
-    LandCover,
-    reflectance_lut,
+    MaterialPalette,
 )
 from simulate.writer import BackgroundWriter
 
@@ -70,6 +70,7 @@ def render_scene(
     plan: ScenePlan,
     grid: Grid,
     land_cover: LandCoverStack,
+    palette: MaterialPalette,
     pool: np.ndarray,
     executor: Executor,
     folder: Path,
@@ -81,7 +82,7 @@ def render_scene(
     """Draw one scene and queue its seven COGs (``folder/<asset key>.tif``) on ``writer``."""
     rng = np.random.default_rng([seed, 0x7363656E65, plan.index])
     year = plan.date.year
-    lc = land_cover.classes[year]
+    material = land_cover.materials[year]
     counts = land_cover.counts20[year]
     atm = draw_atmosphere(plan, grid, counts, rng)
     gain = rng.uniform(1.0 - GAIN_JITTER, 1.0 + GAIN_JITTER)
@@ -105,16 +106,16 @@ def render_scene(
 
     for band in (*BANDS_10M, *BANDS_20M):
         band_gain = gain * rng.uniform(1.0 - BAND_GAIN_JITTER, 1.0 + BAND_GAIN_JITTER)
-        lut = reflectance_lut(plan.date, band, band_gain)
+        lut = palette.lut(plan.date, band, band_gain)
         add = (
             np.float32(1e4 * band_gain * CLOUD_BAND_FACTOR[band]),
             np.float32(1e4 * band_gain * CIRRUS_BAND_FACTOR[band]),
             np.float32(plan.dn_offset + 0.5),  # + 0.5: the truncating cast then rounds
         )
         if band in BANDS_10M:
-            write(band, _render_10m(lut, lc, atm, add, pool, rng, executor), 10)
+            write(band, _render_10m(lut, material, atm, add, pool, rng, executor), 10)
         else:
-            write(band, _render_20m(lut, counts, atm, add, pool, rng, executor), 20)
+            write(band, _render_20m(lut, material, atm, add, pool, rng, executor), 20)
     write("scl", atm.scl, 20)
     return SceneStats(
         scl_counts=tuple(int(v) for v in np.bincount(atm.scl.ravel(), minlength=12)[:12]),
@@ -153,20 +154,20 @@ def _to_dn(v: np.ndarray, out: np.ndarray) -> None:
 
 def _render_10m(
     lut: np.ndarray,
-    lc: np.ndarray,
+    material: np.ndarray,
     atm: Atmosphere,
     add: tuple[np.float32, np.float32, np.float32],
     pool: np.ndarray,
     rng: np.random.Generator,
     executor: Executor,
 ) -> np.ndarray:
-    height, width = lc.shape
-    out = np.empty(lc.shape, dtype=np.uint16)
+    height, width = material.shape
+    out = np.empty(material.shape, dtype=np.uint16)
 
     def strip(job: tuple[int, int, int]) -> None:
         r0, r1, off = job
         h = r1 - r0
-        v = lut.take(lc[r0:r1])
+        v = lut.take(material[r0:r1])
         v *= pool[off : off + h * width].reshape(h, width)
         s = slice(r0 // 2, r1 // 2)
         # 20 m fields widened to 10 m columns; rows pair up through a (h/2, 2, W) view
@@ -190,23 +191,25 @@ def _render_10m(
 
 def _render_20m(
     lut: np.ndarray,
-    counts: np.ndarray,
+    material: np.ndarray,
     atm: Atmosphere,
     add: tuple[np.float32, np.float32, np.float32],
     pool: np.ndarray,
     rng: np.random.Generator,
     executor: Executor,
 ) -> np.ndarray:
-    _, height, width = counts.shape
+    height, width = material.shape[0] // 2, material.shape[1] // 2
     out = np.empty((height, width), dtype=np.uint16)
     quarter = lut / np.float32(4.0)
 
     def strip(job: tuple[int, int, int]) -> None:
         r0, r1, off = job
         h = r1 - r0
-        v = np.zeros((h, width), dtype=np.float32)
-        for cls in LandCover:  # the 2x2 mean of the 10 m spectra
-            v += counts[cls, r0:r1] * quarter[cls]
+        m = material[2 * r0 : 2 * r1, : 2 * width]
+        v = quarter.take(m[0::2, 0::2])  # the 2x2 mean of the 10 m spectra
+        v += quarter.take(m[1::2, 0::2])
+        v += quarter.take(m[0::2, 1::2])
+        v += quarter.take(m[1::2, 1::2])
         v *= pool[off : off + h * width].reshape(h, width)
         transmission, extra = _sky(atm, slice(r0, r1), add)
         v *= transmission

@@ -1,61 +1,60 @@
-"""Land-cover classes of the simulation and their surface-reflectance spectra.
+"""Land-cover classes of the simulation and the real spectra their pixels are mixed from.
 
-The values are typical Sentinel-2 band-averaged L2A surface reflectances read from published
-spectra, not convolutions of library spectra with the Sentinel-2 spectral response functions:
+Every 10 m pixel's surface reflectance is a linear, area-weighted mixture of **real measured
+spectra held out from the built-up methods' calibration** (:func:`geo.spectra.
+validation_spectra`: Santa Barbara roofs, roads and pavements of the city east of 119.75 W;
+ICRAF-ISRIC soils of tropical Asia/Oceania and Santa Barbara field soils; USGS spruce needles;
+USGS and earthlib litter and dry grass; USGS turbid water), band-averaged with the
+Sentinel-2A responses. Nothing the unmixing was fitted on is used here.
 
-* vegetation / rice paddy: green-leaf spectra of the ECOSTRESS spectral library (Meerdink et
-  al. 2019, Remote Sensing of Environment 230:111196) and the USGS splib07 (Kokaly et al. 2017,
-  USGS Data Series 1035): low blue/red, green peak, NIR plateau 0.3-0.5, water absorption
-  lowering SWIR 1.6 to ~0.2 and SWIR 2.2 to ~0.1.
-* bare soil: ECOSTRESS soil spectra (Entisols/Inceptisols, brown loams): reflectance rising
-  monotonically from ~0.07 (blue) to ~0.35 (1.6 um), slightly lower at 2.2 um.
-* built-up: Small (2005), "A global analysis of urban reflectance", Int. J. Remote Sens.
-  26(4):661-681: urban pixels at 10-30 m are mixtures of high-albedo (concrete, zinc roofs),
-  dark (asphalt, shade) and some vegetation; the mixture is flat-to-rising from the visible to
-  SWIR 1.6 with SWIR 1.6 above NIR, which is what NDBI (Zha, Gao & Ni 2003, Int. J. Remote Sens.
-  24(3):583-594) relies on.
-* water: turbid inland water (rivers, fish ponds): 0.05-0.07 in the visible, absorbing strongly
-  from the NIR on; MNDWI (Xu 2006, Int. J. Remote Sens. 27(14):3025-3033) is clearly positive.
+A :class:`MaterialPalette` holds ``PALETTE_SIZE`` mixtures per land-cover class, each drawn
+once per simulation from the library with its own spectra, shares and illumination:
 
-The classes are chosen to be separable by the pipeline's built-up rule (NDBI > 0, NDVI < 0.2,
-MNDWI < 0, BSI < 0.2; BSI after Rikimaru, Roy & Miyatake 2002, Tropical Ecology 43(1):39-47)
-with margins of several noise standard deviations. Noiseless values:
+* built-up (a kampung pixel): impervious U(0.45, 1.0) of the area (roofs and roads of one or
+  two library spectra), the rest tree canopy, bare yard and litter;
+* vegetation: canopy U(0.7, 1.0), the rest litter and soil;
+* bare: soil U(0.6, 1.0) (one or two soil spectra), the rest vegetation and litter;
+* water: turbid water U(0.85, 1.0), the rest floating or bank vegetation.
 
-============  =====  =====  =====  =====
-class         NDBI   NDVI   MNDWI  BSI
-============  =====  =====  =====  =====
-water         -0.33  -0.25  +0.65  -0.16
-vegetation    -0.32  +0.82  -0.50  -0.28
-bare soil     +0.24  +0.16  -0.57  +0.28  (fails BSI < 0.2)
-built-up      +0.15  +0.12  -0.31  +0.13  (passes all four)
-============  =====  =====  =====  =====
+Each village uses a window of ``VILLAGE_MATERIALS`` consecutive mixtures of each class, so
+villages differ in their roofs and soils; each pixel draws one mixture from its village's
+window. The **true impervious fraction** of a pixel is the impervious area share of its
+mixture (quantized to 1/``IMPERVIOUS_LEVELS``); a village's truth is the coverage-weighted
+mean of it (``simulate.landcover.measure_truth``). Linear mixing (no multiple scattering,
+no adjacency effect) is the assumption that makes "area share" the right truth.
 
-Real Javanese settlements (kampung under tree cover, terracotta roofs) are greener and redder
-than this mixture; the simulation keeps the textbook case so the demo can test the pipeline's
-mechanics, not the rule.
+Weak points: the held-out library has one green-vegetation spectrum (spruce needles: every
+canopy is that spectrum x illumination x season, mixed with litter and soil), two waters,
+and urban materials of one Californian city, not Javanese terracotta roofs.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
 from types import MappingProxyType
 
 import numpy as np
 
+from geo.spectra import CLASSES, SIX_BANDS, validation_spectra
+
 __all__ = [
     "LandCover",
     "REFLECTANCE_BANDS",
-    "CLASS_SPECTRA",
+    "MaterialPalette",
+    "draw_palette",
+    "material_code",
+    "PALETTE_SIZE",
+    "VILLAGE_MATERIALS",
+    "IMPERVIOUS_LEVELS",
     "CLOUD_BAND_FACTOR",
     "CIRRUS_BAND_FACTOR",
     "NOISE_REL",
     "GAIN_JITTER",
     "BAND_GAIN_JITTER",
     "SHADOW_FACTOR",
-    "class_reflectance",
-    "reflectance_lut",
     "wet_season_weight",
 ]
 
@@ -70,20 +69,14 @@ class LandCover(IntEnum):
 
 
 # The reflectance bands the simulation writes, in Earth Search v1 asset keys.
-REFLECTANCE_BANDS: tuple[str, ...] = ("blue", "green", "red", "nir", "swir16", "swir22")
+REFLECTANCE_BANDS: tuple[str, ...] = SIX_BANDS
 
-# Surface reflectance (0-1) per class and band; see the module docstring for sources.
-CLASS_SPECTRA: MappingProxyType[LandCover, MappingProxyType[str, float]] = MappingProxyType(
-    {
-        cls: MappingProxyType(dict(zip(REFLECTANCE_BANDS, values, strict=True)))
-        for cls, values in (
-            (LandCover.WATER, (0.060, 0.070, 0.050, 0.030, 0.015, 0.010)),
-            (LandCover.VEGETATION, (0.030, 0.060, 0.035, 0.350, 0.180, 0.090)),
-            (LandCover.BARE, (0.070, 0.100, 0.160, 0.220, 0.360, 0.310)),
-            (LandCover.BUILT, (0.090, 0.100, 0.110, 0.140, 0.190, 0.170)),
-        )
-    }
-)
+#: Mixtures per land-cover class; material codes 1 + (class - 1) * PALETTE_SIZE + m fit uint8.
+PALETTE_SIZE = 63
+#: Consecutive mixtures of each class one village draws its pixels from.
+VILLAGE_MATERIALS = 16
+#: The true impervious share of a mixture is a multiple of 1 / IMPERVIOUS_LEVELS (uint8).
+IMPERVIOUS_LEVELS = 200
 
 # Opaque water clouds are white in the visible/NIR and somewhat darker in the SWIR (ice and
 # droplet absorption); cloud-top reflectance is drawn in 0.38-0.58 and multiplied by these.
@@ -99,20 +92,15 @@ NOISE_REL = 0.025  # per-pixel, per-band multiplicative noise (1 sigma)
 GAIN_JITTER = 0.03  # per-scene gain, uniform in 1 +- this
 BAND_GAIN_JITTER = 0.01  # per-scene, per-band gain on top, uniform in 1 +- this
 SHADOW_FACTOR = 0.35  # cloud-shadow darkening under an opaque cloud
+_ILLUMINATION = (0.9, 1.1)  # per mixture: slope, roof pitch, canopy shading
 
-# Seasonal response to the wet-season weight w in [-1, 1] (1 = mid-February, wettest in
-# Java; -1 = mid-August): greener vegetation, moister (darker) soil. Factor = 1 + k * w.
+# Seasonal response of a component to the wet-season weight w in [-1, 1] (1 = mid-February,
+# wettest in Java; -1 = mid-August): greener canopy, moister (darker) soil. Factor 1 + k * w.
 _SEASONAL = {
-    LandCover.VEGETATION: {
-        "blue": -0.03,
-        "green": 0.03,
-        "red": -0.12,
-        "nir": 0.06,
-        "swir16": -0.05,
-        "swir22": -0.08,
-    },
-    LandCover.BARE: dict.fromkeys(REFLECTANCE_BANDS, -0.04),
+    "vegetation": (-0.03, 0.03, -0.12, 0.06, -0.05, -0.08),
+    "soil": (-0.04,) * 6,
 }
+_IMP, _SOIL, _VEG, _NPV, _WATER = (CLASSES.index(c) for c in CLASSES)
 
 
 def wet_season_weight(day: date) -> float:
@@ -121,19 +109,102 @@ def wet_season_weight(day: date) -> float:
     return math.cos(2.0 * math.pi * (doy - 45) / 365.25)
 
 
-def class_reflectance(day: date) -> dict[LandCover, dict[str, float]]:
-    """Noise-free surface reflectance of every class on ``day`` (before gain and noise)."""
-    w = wet_season_weight(day)
-    out: dict[LandCover, dict[str, float]] = {}
-    for cls, spectrum in CLASS_SPECTRA.items():
-        k = _SEASONAL.get(cls, {})
-        out[cls] = {b: v * (1.0 + k.get(b, 0.0) * w) for b, v in spectrum.items()}
-    return out
+def material_code(cls: LandCover | np.ndarray, m: int | np.ndarray) -> np.ndarray:
+    """uint8 material code of mixture ``m`` (0..PALETTE_SIZE-1) of land-cover class ``cls``."""
+    return (1 + (np.asarray(cls, np.intp) - 1) * PALETTE_SIZE + m).astype(np.uint8)
 
 
-def reflectance_lut(day: date, band: str, gain: float) -> np.ndarray:
-    """Lookup table class value -> DN-scaled reflectance (x 10000, times ``gain``), float32."""
-    lut = np.zeros(len(LandCover) + 1, dtype=np.float32)
-    for cls, spectrum in class_reflectance(day).items():
-        lut[int(cls)] = spectrum[band] * 1e4 * gain
-    return lut
+@dataclass(frozen=True)
+class MaterialPalette:
+    """Every mixture of the simulation, indexed by material code (0 = no data).
+
+    ``shares`` (codes, 5) are area shares of the classes of :data:`geo.spectra.CLASSES`;
+    ``spectra`` (codes, 5, 6) each component's spectrum: the mean of one or two library
+    spectra times the mixture's ``illumination`` (codes,); ``sources`` (codes, 5, 2) their
+    indices in the component's class of ``validation_spectra()`` (-1: none).
+    """
+
+    shares: np.ndarray
+    spectra: np.ndarray
+    sources: np.ndarray
+    illumination: np.ndarray
+
+    @property
+    def impervious(self) -> np.ndarray:
+        """True impervious share per code, uint8 in 1/IMPERVIOUS_LEVELS (LUT for truth)."""
+        return np.rint(self.shares[:, _IMP] * IMPERVIOUS_LEVELS).astype(np.uint8)
+
+    def reflectance(self, day: date) -> np.ndarray:
+        """(codes, 6) noise-free surface reflectance of every mixture on ``day``."""
+        w = wet_season_weight(day)
+        season = np.ones((len(CLASSES), len(SIX_BANDS)))
+        for cls, k in _SEASONAL.items():
+            season[CLASSES.index(cls)] += w * np.asarray(k)
+        return np.einsum("nc,ncb,cb->nb", self.shares, self.spectra, season)
+
+    def to_dict(self) -> dict[str, list]:
+        """JSON-friendly form (``palette.json`` of a simulation)."""
+        keys = ("shares", "spectra", "sources", "illumination")
+        return {k: getattr(self, k).tolist() for k in keys}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> MaterialPalette:
+        """The palette saved by :meth:`to_dict`."""
+        return cls(
+            shares=np.asarray(data["shares"], dtype=np.float64),
+            spectra=np.asarray(data["spectra"], dtype=np.float64),
+            sources=np.asarray(data["sources"], dtype=np.int32),
+            illumination=np.asarray(data["illumination"], dtype=np.float64),
+        )
+
+    def lut(self, day: date, band: str, gain: float) -> np.ndarray:
+        """Lookup table code -> DN-scaled reflectance (x 10000, times ``gain``), float32."""
+        return (self.reflectance(day)[:, SIX_BANDS.index(band)] * 1e4 * gain).astype(np.float32)
+
+
+def draw_palette(rng: np.random.Generator) -> MaterialPalette:
+    """``PALETTE_SIZE`` mixtures per class drawn from the held-out real spectra."""
+    library = validation_spectra()
+    n = 1 + len(LandCover) * PALETTE_SIZE
+    shares = np.zeros((n, len(CLASSES)))
+    spectra = np.zeros((n, len(CLASSES), len(SIX_BANDS)))
+    sources = np.full((n, len(CLASSES), 2), -1, dtype=np.int32)
+    illumination = np.ones(n)
+    for cls in LandCover:
+        rows = material_code(cls, np.arange(PALETTE_SIZE)).astype(np.intp)
+        u = rng.uniform(size=(PALETTE_SIZE, 4))
+        sh = np.zeros((PALETTE_SIZE, len(CLASSES)))
+        if cls is LandCover.BUILT:
+            sh[:, _IMP] = np.rint(rng.uniform(0.45, 1.0, PALETTE_SIZE) * IMPERVIOUS_LEVELS)
+            sh[:, _IMP] /= IMPERVIOUS_LEVELS
+            rest = 1.0 - sh[:, _IMP]
+            sh[:, _VEG] = rest * u[:, 0] * 0.9
+            sh[:, _SOIL] = (rest - sh[:, _VEG]) * u[:, 1]
+            sh[:, _NPV] = rest - sh[:, _VEG] - sh[:, _SOIL]
+        elif cls is LandCover.VEGETATION:
+            sh[:, _VEG] = rng.uniform(0.7, 1.0, PALETTE_SIZE)
+            sh[:, _NPV] = (1.0 - sh[:, _VEG]) * u[:, 0]
+            sh[:, _SOIL] = 1.0 - sh[:, _VEG] - sh[:, _NPV]
+        elif cls is LandCover.BARE:
+            sh[:, _SOIL] = rng.uniform(0.6, 1.0, PALETTE_SIZE)
+            sh[:, _VEG] = (1.0 - sh[:, _SOIL]) * u[:, 0]
+            sh[:, _NPV] = 1.0 - sh[:, _SOIL] - sh[:, _VEG]
+        else:
+            sh[:, _WATER] = rng.uniform(0.85, 1.0, PALETTE_SIZE)
+            sh[:, _VEG] = 1.0 - sh[:, _WATER]
+        shares[rows] = sh
+        for c, name in enumerate(CLASSES):
+            pick = rng.integers(len(library[name]), size=PALETTE_SIZE)
+            sources[rows, c, 0] = np.where(sh[:, c] > 0, pick, -1)
+            spectra[rows, c] = library[name][pick]
+        if cls in (LandCover.BUILT, LandCover.BARE):
+            # half of the roofs (soils) are two materials: the mean of two library spectra
+            c = _IMP if cls is LandCover.BUILT else _SOIL
+            pool = library[CLASSES[c]]
+            other = rng.integers(len(pool), size=PALETTE_SIZE)
+            two = u[:, 2] < 0.5
+            spectra[rows[two], c] = 0.5 * (spectra[rows[two], c] + pool[other[two]])
+            sources[rows[two], c, 1] = other[two]
+        illumination[rows] = rng.uniform(*_ILLUMINATION, PALETTE_SIZE)
+    spectra *= illumination[:, None, None]
+    return MaterialPalette(shares, spectra, sources, illumination)

@@ -49,6 +49,8 @@ _BASELINE = "s2:processing_baseline"
 # Bands whose pixels are reflectance (SCL is a class map: no scale, no offset).
 _REFLECTANCE = frozenset(BANDS) - {"scl"}
 _RASTER_SCHEMA = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
+# Copernicus Data Space asset keys carry the resolution: B04_10m, SCL_20m.
+_RESOLUTION_KEY = re.compile(r"(.+)_(\d+)m")
 _TABLE_COLUMNS = [
     "id",
     "collection",
@@ -96,7 +98,7 @@ def parse_item(item: pystac.Item, *, required: Iterable[str] = REQUIRED_BANDS) -
         datetime=item_datetime(item),
         cloud_cover=None if cloud is None else float(cloud),
         processing_baseline=None if baseline is None else str(baseline),
-        epsg=_epsg(props),
+        epsg=_epsg(item),
         bbox=_bbox(item),
         hrefs=MappingProxyType({band: asset.href for band, asset in assets.items()}),
         scale=scale,
@@ -136,24 +138,42 @@ def scenes_table(scenes: Sequence[Scene]) -> pd.DataFrame:
 
 
 def band_assets(item: pystac.Item, *, required: Iterable[str] = ()) -> dict[str, pystac.Asset]:
-    """The item's band assets keyed by canonical name (``B04``/``red`` -> ``red``).
+    """The item's band assets keyed by canonical name (``B04``/``red``/``B04_10m`` -> ``red``).
 
-    Only bands are kept: no ``-jp2`` twins, previews or metadata. When a provider has both
-    the canonical key and an alias, the canonical key wins.
+    Only bands are kept: no ``-jp2`` twins, previews or metadata. When a provider has several
+    assets of one band, the canonical key wins, then a plain alias, then the finest of the
+    resolution-suffixed keys of the Copernicus Data Space catalogue (``B04_10m`` before
+    ``B04_20m``).
     """
-    found: dict[str, pystac.Asset] = {}
+    found: dict[str, tuple[tuple[int, int], pystac.Asset]] = {}
     for key, asset in item.assets.items():
-        band = canonical_band(key)
-        if band is not None and (band not in found or key == band):
-            found[band] = asset
+        match = _asset_band(key)
+        if match is None:
+            continue
+        band, rank = match
+        if band not in found or rank < found[band][0]:
+            found[band] = (rank, asset)
     missing = [band for band in required if band not in found]
     if missing:
         raise StacError(
             f"item {item.id!r} has no asset for band(s) {', '.join(missing)}; its assets are "
             f"{', '.join(sorted(item.assets)) or 'none'}. Search a Sentinel-2 L2A collection "
-            "(asset keys like red/B04, nir/B08, swir16/B11, scl/SCL)"
+            "(asset keys like red/B04/B04_10m, nir/B08, swir16/B11, scl/SCL)"
         )
-    return found
+    return {band: asset for band, (_, asset) in found.items()}
+
+
+def _asset_band(key: str) -> tuple[str, tuple[int, int]] | None:
+    """``(band, rank)`` of an asset key; lower ranks win when a band has several assets."""
+    band = canonical_band(key)
+    if band is not None:
+        return band, (0 if key == band else 1, 0)
+    match = _RESOLUTION_KEY.fullmatch(key)
+    if match is not None:
+        band = canonical_band(match[1])
+        if band is not None:
+            return band, (2, int(match[2]))
+    return None
 
 
 def normalize_item(item: pystac.Item, *, required: Iterable[str] = REQUIRED_BANDS) -> pystac.Item:
@@ -185,8 +205,10 @@ def radiometry(item: pystac.Item) -> tuple[float, float, str]:
     Precedence (docs/radiometry.md):
     1. ``earthsearch:boa_offset_applied`` present: true -> no offset left in the pixels;
        false -> pixels are raw, the processing baseline (or date) decides;
-    2. ``raster:bands`` scale and offset of the reflectance assets, except on Earth Search
-       ``sentinel-2-l2a`` whose raster:bands offset is known to be wrong;
+    2. the scale and offset the reflectance assets declare: STAC 1.0 ``raster:bands``, or
+       STAC 1.1 ``bands`` entries (``raster:scale``/``raster:offset`` or ``scale``/``offset``)
+       and asset-level ``raster:scale``/``raster:offset`` (the Copernicus Data Space shape);
+       except on Earth Search ``sentinel-2-l2a`` whose raster:bands offset is known to be wrong;
     3. ``s2:processing_baseline`` >= 04.00 -> offset -0.1, else 0;
     4. nothing known: the acquisition date (>= 2022-01-25 -> -0.1), said so in rule_text.
     """
@@ -201,10 +223,10 @@ def radiometry(item: pystac.Item) -> tuple[float, float, str]:
             f"item {item.id!r}: {_BOA_APPLIED} is {applied!r}; expected true or false"
         )
     if not _is_earth_search_l2a(item):
-        declared = _raster_bands_scale_offset(item)
+        declared = _declared_scale_offset(item)
         if declared is not None:
-            scale, offset = declared
-            return scale, offset, f"raster:bands of the reflectance assets: offset {offset:g}"
+            scale, offset, where = declared
+            return scale, offset, f"{where} of the reflectance assets: offset {offset:g}"
     return _by_baseline_or_date(item)
 
 
@@ -254,29 +276,84 @@ def _is_earth_search_l2a(item: pystac.Item) -> bool:
     return any("sentinel-cogs" in asset.href for asset in item.assets.values())
 
 
-def _raster_bands_scale_offset(item: pystac.Item) -> tuple[float, float] | None:
-    """The one (scale, offset) the reflectance assets declare, None if they declare none."""
+def _declared_scale_offset(item: pystac.Item) -> tuple[float, float, str] | None:
+    """The one (scale, offset) the reflectance assets declare and where, None if none do.
+
+    A band entry's own values win over its asset's (STAC 1.1 lets bands override the asset);
+    an entry counts only with both a scale and an offset.
+    """
     declared: set[tuple[float, float]] = set()
+    sources: set[str] = set()
     for band, asset in band_assets(item).items():
         if band not in _REFLECTANCE:
             continue
-        for entry in asset.extra_fields.get("raster:bands") or []:
-            if entry.get("scale") is not None and entry.get("offset") is not None:
-                declared.add((float(entry["scale"]), float(entry["offset"])))
+        fields = asset.extra_fields
+        for source, entries in (("raster:bands", "raster:bands"), ("STAC 1.1 bands", "bands")):
+            for entry in fields.get(entries) or []:
+                pair = _scale_offset(entry, fields)
+                if pair is not None:
+                    declared.add(pair)
+                    sources.add(source)
+        if not fields.get("bands") and not fields.get("raster:bands"):
+            pair = _scale_offset({}, fields)
+            if pair is not None:
+                declared.add(pair)
+                sources.add("STAC 1.1 asset raster:scale/raster:offset")
     if len(declared) > 1:
         raise RadiometryError(
-            f"item {item.id!r}: its reflectance assets declare different raster:bands "
-            f"scale/offset {sorted(declared)}; fix the catalog so all bands agree"
+            f"item {item.id!r}: its reflectance assets declare different "
+            f"{' and '.join(sorted(sources))} scale/offset {sorted(declared)}; fix the catalog "
+            "so all bands agree"
         )
-    return declared.pop() if declared else None
+    if not declared:
+        return None
+    scale, offset = declared.pop()
+    return scale, offset, " and ".join(sorted(sources))
 
 
-def _epsg(props: Mapping[str, Any]) -> int | None:
-    epsg = props.get("proj:epsg")
+def _scale_offset(entry: Mapping[str, Any], asset: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(scale, offset) of a band entry, falling back on its asset's STAC 1.1 fields."""
+
+    def pick(name: str) -> Any:
+        for source in (entry, asset):
+            for key in (name, f"raster:{name}"):
+                if source.get(key) is not None:
+                    return source[key]
+        return None
+
+    scale, offset = pick("scale"), pick("offset")
+    if scale is None or offset is None:
+        return None
+    return float(scale), float(offset)
+
+
+def _epsg(item: pystac.Item) -> int | None:
+    """The item's EPSG code: item ``proj:epsg``/``proj:code``, else its band assets' one.
+
+    STAC 1.1 catalogues (Copernicus Data Space) put ``proj:code`` on the assets only.
+    """
+    epsg = _epsg_of(item.properties)
+    if epsg is not None:
+        return epsg
+    codes = {
+        code
+        for band, asset in band_assets(item).items()
+        if (code := _epsg_of(asset.extra_fields)) is not None
+    }
+    if len(codes) > 1:
+        raise StacError(
+            f"item {item.id!r}: its band assets are in different projections "
+            f"{sorted(codes)}; Pantau needs one EPSG per scene"
+        )
+    return codes.pop() if codes else None
+
+
+def _epsg_of(fields: Mapping[str, Any]) -> int | None:
+    epsg = fields.get("proj:epsg")
     if epsg is not None:
         return int(epsg)
-    code = props.get("proj:code")
-    if isinstance(code, str) and code.upper().startswith("EPSG:"):
+    code = fields.get("proj:code")
+    if isinstance(code, str) and re.fullmatch(r"EPSG:\d+", code.strip(), flags=re.IGNORECASE):
         return int(code.split(":", 1)[1])
     return None
 

@@ -29,6 +29,7 @@ __all__ = [
     "read_item",
     "write_unit_item",
     "write_collection",
+    "collection_document",
     "pantau_version",
     "COG_MEDIA_TYPE",
     "STAC_EXTENSIONS",
@@ -207,21 +208,28 @@ def write_collection(catalog_dir: Path, item_files: Sequence[Path]) -> Path | No
             hrefs.append("./" + Path(os.path.relpath(path, catalog_dir)).as_posix())
     if not items:
         return None
+    return write_json(catalog_dir / "collection.json", collection_document(items, hrefs))
+
+
+def collection_document(
+    items: Sequence[Mapping[str, Any]], hrefs: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The product collection of ``items`` (extent = union of theirs), linking ``hrefs``."""
     west = min(i["bbox"][0] for i in items)
     south = min(i["bbox"][1] for i in items)
     east = max(i["bbox"][2] for i in items)
     north = max(i["bbox"][3] for i in items)
     starts = sorted(i["properties"]["start_datetime"] for i in items)
     ends = sorted(i["properties"]["end_datetime"] for i in items)
-    collection = {
+    return {
         "type": "Collection",
         "stac_version": pystac.get_stac_version(),
         "id": COLLECTION_ID,
         "title": "Pantau village development indicators",
         "description": (
-            "Per-period Sentinel-2 L2A median composites, the raster products derived from "
-            "them (spectral indices, built-up mask, clear-observation count; one asset each) "
-            "and per-village statistics, derived by Pantau."
+            "Per-period Sentinel-2 L2A median composites over the work units of a fixed grid, "
+            "the raster products derived from them (one asset each) and per-village "
+            "statistics, derived by Pantau."
         ),
         "license": "proprietary",
         "extent": {
@@ -238,4 +246,3 @@ def write_collection(catalog_dir: Path, item_files: Sequence[Path]) -> Path | No
             *[{"rel": "item", "href": h, "type": "application/geo+json"} for h in hrefs],
         ],
     }
-    return write_json(catalog_dir / "collection.json", collection)

@@ -11,6 +11,7 @@ Routes
     GET /layers/{id}/{period}/legend.json           legend with village counts
     GET /wmts/WMTSCapabilities.xml                  OGC WMTS 1.0.0 of every PNG layer
     GET /villages/{kode}                            one village: statistics + indicators
+    GET /regions/{kode}                             a province/kab/kecamatan/village + children
 
 Run with ``uvicorn --factory tiles.app:create_app`` (settings from ``PANTAU_TILES_*``) or
 ``pantau serve --products DIR``.
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import math
+import pathlib
 import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,8 +35,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from titiler.core.models.mapbox import TileJSON
 
-from geo.products import PRODUCTS, ProductRegistry
-from tiles import choropleth
+from geo.products import BUILT_UP_METHODS, PRODUCTS, ProductRegistry, with_built_up
+from tiles import choropleth, regions
 from tiles.cache import build_cache
 from tiles.catalogue import Catalogue, Layer, ProductsStore
 from tiles.dependencies import (
@@ -142,6 +145,9 @@ def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any
         entry["legend"] = choropleth.layer_legend(cat, layer, _default_params(ctx), layer.periods)
     else:
         entry["legend"] = []
+    if layer.kind in ("choropleth", "bivariate", "vector"):
+        entry["levels"] = list(regions.layer_levels(cat, layer))
+        entry["aggregation"] = regions.aggregation_notes(cat, layer)
     entry["tilejson"] = _tilejson_url(request, layer, layer.periods[-1])
     entry["tilejsons"] = {p: _tilejson_url(request, layer, p) for p in layer.periods}
     return entry
@@ -176,7 +182,13 @@ def list_layers(request: Request) -> list[dict[str, Any]]:
     """Every layer of the products, with periods, range or categories, legend and TileJSON."""
     check_query(request, ())
     cat = catalogue(request)
-    return [layer_entry(request, cat, layer) for layer in cat.layers.values()]
+    base = _base(request)  # entries carry absolute TileJSON URLs
+    listing = cat.listings.get(base)
+    if listing is None:  # once per products version (a new version is a new catalogue)
+        listing = [layer_entry(request, cat, layer) for layer in cat.layers.values()]
+        if len(cat.listings) < 8:  # a few host names at most; never grows without bound
+            cat.listings[base] = listing
+    return listing
 
 
 @router.get("/layers/{layer_id}", tags=["layers"])
@@ -228,6 +240,7 @@ def tilejson(
     n_classes: Annotated[int | None, Query()] = None,
     breaks: Annotated[str | None, Query(max_length=400)] = None,
     column: Annotated[str | None, Query(max_length=120)] = None,
+    level: Annotated[str | None, Query(max_length=16, description="pin the level")] = None,
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 of a layer in a period; its tile URLs carry the (validated) options."""
     ctx = app_context(request)
@@ -251,6 +264,10 @@ def tilejson(
         villages = cat.villages
         if column is not None and (villages is None or column not in villages.columns):
             raise InvalidParameter("column: no such column; see GET /layers", parameter="column")
+        if level is not None:
+            regions.resolve_level(
+                cat, layer, settings=ctx.settings, z=None, level=level, column=column
+            )
     if fmt == "png":
         tilesize_value(ctx.settings, tilesize)
     query = [(k, v) for k, v in request.query_params.multi_items() if k != "tile_format"]
@@ -326,6 +343,19 @@ def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict
 # --------------------------------------------------------------------------- factory
 
 
+def _with_run_built_up(root: pathlib.Path, products: ProductRegistry) -> ProductRegistry:
+    """The registry with the built-up method the run recorded in quality.json, if another."""
+    try:
+        method = json.loads((root / "quality.json").read_text()).get("built_up_method")
+    except (OSError, ValueError, AttributeError):
+        return products
+    if method not in BUILT_UP_METHODS or "built_up" not in products:
+        return products
+    if BUILT_UP_METHODS[method].recipe == products["built_up"].recipe:
+        return products
+    return with_built_up(method, products)
+
+
 def create_app(
     settings: TilesSettings | None = None, *, products: ProductRegistry = PRODUCTS
 ) -> FastAPI:
@@ -337,6 +367,7 @@ def create_app(
     settings = settings or TilesSettings()  # type: ignore[call-arg]
     if not settings.products_dir.is_dir():
         raise ProductsUnavailable(f"products directory not found: {settings.products_dir}")
+    products = _with_run_built_up(settings.products_dir, products)
     _register_convertors()
     gdal_env = gdal_environment()
     store = ProductsStore(
@@ -373,6 +404,7 @@ def create_app(
         choropleth.router, prefix="/layers/{layer_id:village_layer}/{period}", tags=["villages"]
     )
     app.include_router(router)
+    app.include_router(regions.router)
 
     if importlib.util.find_spec("tiles.webmap") is not None:
         importlib.import_module("tiles.webmap").register(app, settings)

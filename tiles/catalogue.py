@@ -3,7 +3,8 @@
 Clients only ever name layers by id (``raster.ndvi``, ``choropleth.idm.status_idm_2024``)
 and periods by label; :class:`Catalogue` maps those to files it found itself when it
 scanned the directory (:mod:`tiles.scan`). Raster layers are the registry's products
-(:mod:`geo.products`) with a COG in some period; village layers are the columns of
+(:mod:`geo.products`) with unit COGs in some period, each period served as one
+:class:`~tiles.mosaic.Mosaic` of its units (and overview); village layers are the columns of
 :class:`~tiles.villages.VillageData`. :class:`ProductsStore` re-scans when the files change;
 their fingerprint is the catalogue's ``version``, part of every tile cache key.
 """
@@ -17,7 +18,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -33,7 +34,9 @@ from tiles.legend import (
     classify_categorical,
     classify_numeric,
 )
-from tiles.scan import fingerprint, inside, product_files, raster_bounds
+from tiles.mosaic import Mosaic
+from tiles.regions import RegionSet, load_regions
+from tiles.scan import fingerprint, inside, is_overview, product_files, raster_info
 from tiles.villages import VillageData
 
 __all__ = [
@@ -78,10 +81,13 @@ class Catalogue:
     root: Path
     version: str
     products: ProductRegistry
-    rasters: dict[tuple[str, str], Path]
+    rasters: dict[tuple[str, str], Mosaic]
     raster_bounds: dict[tuple[str, str], tuple[float, ...]]
     villages: VillageData | None
     layers: dict[str, Layer] = field(default_factory=dict)
+    regions: RegionSet = field(default_factory=RegionSet)
+    #: ``GET /layers`` bodies by base URL, built once per catalogue (= products version)
+    listings: dict[str, list] = field(default_factory=dict, repr=False)
     _classes: OrderedDict[tuple, Classes] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -166,22 +172,27 @@ class Catalogue:
                 parameter="period",
             )
 
-    def raster_file(self, layer: Layer, period: str) -> Path:
-        """The COG of a raster layer in a period (a file this catalogue found itself)."""
+    def raster_mosaic(self, layer: Layer, period: str) -> Mosaic:
+        """The unit COGs (and overview) of a raster layer in a period, found by the scan."""
         self.require_period(layer, period)
         assert layer.raster is not None
         return self.rasters[(layer.raster, period)]
 
-    def classes(self, layer: Layer, params: ClassParams) -> Classes:
-        """Classes of a choropleth or bivariate layer (the last :data:`CLASS_CACHE_SIZE` kept)."""
+    def data(self, level: str = "village") -> VillageData:
+        """The villages, or the regions of one level (province, kab, kecamatan)."""
         assert self.villages is not None
-        key = (layer.id, params)
+        return self.villages if level == "village" else self.regions.levels[level]
+
+    def classes(self, layer: Layer, params: ClassParams, level: str = "village") -> Classes:
+        """Classes of a choropleth or bivariate layer at a level (the last
+        :data:`CLASS_CACHE_SIZE` kept)."""
+        key = (layer.id if level == "village" else (layer.id, level), params)
         with self._lock:
             cached = self._classes.get(key)
             if cached is not None:
                 self._classes.move_to_end(key)
                 return cached
-        v = self.villages
+        v = self.data(level)
         if layer.kind == "bivariate":
             assert layer.x and layer.y
             cx, cy = v.column(layer.x), v.column(layer.y)
@@ -200,10 +211,11 @@ class Catalogue:
                 self._classes.popitem(last=False)
         return result
 
-    def codes(self, layer: Layer, period: str, classes: Classes) -> np.ndarray:
-        """Class code per village (0 = no value) of a layer in a period."""
-        assert self.villages is not None
-        v = self.villages
+    def codes(
+        self, layer: Layer, period: str, classes: Classes, level: str = "village"
+    ) -> np.ndarray:
+        """Class code per village or region of ``level`` (0 = no value) of a layer in a period."""
+        v = self.data(level)
         if layer.kind == "bivariate":
             assert layer.x and layer.y
             x = v.values(v.column(layer.x), period)
@@ -216,24 +228,27 @@ def build_catalogue(
     root: Path, version: str, gdal_env: dict[str, str], products: ProductRegistry
 ) -> Catalogue:
     """Scan ``root`` (already fingerprinted as ``version``) into a catalogue."""
-    rasters: dict[tuple[str, str], Path] = {}
-    bounds: dict[tuple[str, str], tuple[float, ...]] = {}
-    units: dict[tuple[str, str], int] = {}
-    villages = None
+    units: dict[tuple[str, str], dict[Path, tuple[tuple[float, ...], tuple[float, ...]]]] = {}
+    overviews: dict[tuple[str, str], tuple[Path, tuple[str, ...] | None]] = {}
+    villages, regions = None, RegionSet()
     for path in product_files(root, products):
         if not inside(path, root):
             logger.warning("skipping %s: it resolves outside the products directory", path.name)
             continue
         if path.suffix == ".tif":
-            box = raster_bounds(path, gdal_env)
-            if box is not None:
+            info = raster_info(path, gdal_env)
+            if info is None:
+                continue
+            if is_overview(path, root):
+                overviews[(path.stem, path.parent.name)] = (path, info.units)
+            else:
                 key = (path.stem, path.parent.parent.name)
-                units[key] = units.get(key, 0) + 1
-                rasters[key], bounds[key] = path, box
-    for key, n in units.items():
-        if n > 1:  # TODO(issue 8): mosaic the units of a period
-            logger.warning("%s %s has %d work units: not served as one layer yet", *key, n)
-            del rasters[key], bounds[key]
+                units.setdefault(key, {})[path] = (info.lonlat, info.mercator)
+    rasters = {
+        key: Mosaic.from_units(found, _overview(key, found, overviews))
+        for key, found in units.items()
+    }
+    bounds = {key: mosaic.bounds for key, mosaic in rasters.items()}
     villages_path = root / "villages.parquet"
     if villages_path.is_file() and inside(villages_path, root):
         try:
@@ -244,7 +259,28 @@ def build_catalogue(
             )
         except Exception:  # serve the rasters even when the table is unusable
             logger.error("cannot load villages.parquet", exc_info=True)
-    return Catalogue(root, version, products, rasters, bounds, villages)
+    if villages is not None:
+        regions = load_regions(root, villages, products)
+    return Catalogue(root, version, products, rasters, bounds, villages, regions=regions)
+
+
+def _overview(
+    key: tuple[str, str],
+    units: dict[Path, Any],
+    overviews: dict[tuple[str, str], tuple[Path, tuple[str, ...] | None]],
+) -> Path | None:
+    """The overview of a (product, period) if it was built from exactly the units found."""
+    if key not in overviews:
+        return None
+    path, listed = overviews[key]
+    found = tuple(sorted(p.parent.name for p in units))
+    if listed is None or tuple(sorted(listed)) != found:
+        logger.warning(
+            "not using %s/%s overview: built from other units than found (%d); rerun "
+            "`pantau run` to rebuild it", key[1], key[0], len(found),
+        )  # fmt: skip
+        return None
+    return path
 
 
 class ProductsStore:

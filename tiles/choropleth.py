@@ -33,6 +33,7 @@ from tiles.dependencies import (
 )
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
 from tiles.legend import HATCH_COLOR, NO_DATA_COLOR, Classes, ClassParams, hex_to_rgba
+from tiles.regions import LEVEL_NAMES, aggregation_notes, resolve_level
 from tiles.vector import MVT_MEDIA_TYPE, render_mvt
 from tiles.villages import ZoomGeometry
 
@@ -106,7 +107,7 @@ def render_png(
 
 def village_query(layer: Layer, fmt: str) -> frozenset[str]:
     """Query parameters a village tile takes."""
-    allowed = {"v"}
+    allowed = {"v", "level"}
     if fmt == "png":
         allowed.add("tilesize")
     if layer.kind == "choropleth":
@@ -117,12 +118,12 @@ def village_query(layer: Layer, fmt: str) -> frozenset[str]:
 
 
 def legend_entries(
-    cat: Catalogue, layer: Layer, classes: Classes, periods: Sequence[str]
+    cat: Catalogue, layer: Layer, classes: Classes, periods: Sequence[str], level: str = "village"
 ) -> list[dict]:
-    """Legend entries with a village count per period (``counts``) or one (``count``)."""
+    """Legend entries with a village (region) count per period (``counts``) or one (``count``)."""
     entries = classes.legend()
     for period in periods:
-        counted = classes.legend(cat.codes(layer, period, classes))
+        counted = classes.legend(cat.codes(layer, period, classes, level))
         for entry, c in zip(entries, counted, strict=True):
             if len(periods) == 1:
                 entry["count"] = c["count"]
@@ -132,13 +133,17 @@ def legend_entries(
 
 
 def layer_legend(
-    cat: Catalogue, layer: Layer, params: ClassParams, periods: Sequence[str]
+    cat: Catalogue,
+    layer: Layer,
+    params: ClassParams,
+    periods: Sequence[str],
+    level: str = "village",
 ) -> list[dict] | dict:
-    """The legend of a village layer: a list, or a 3x3 grid for a bivariate layer."""
+    """The legend of a village layer at a level: a list, or a 3x3 grid for a bivariate layer."""
     if layer.kind == "vector":
         return []
-    classes = cat.classes(layer, params)
-    entries = legend_entries(cat, layer, classes, periods)
+    classes = cat.classes(layer, params, level)
+    entries = legend_entries(cat, layer, classes, periods, level)
     if layer.kind != "bivariate":
         return entries
     assert cat.villages is not None and layer.x and layer.y
@@ -157,6 +162,14 @@ router = APIRouter()
 
 LayerId = Annotated[str, Path(description="choropleth.*, bivariate.* or vector.villages")]
 Period = Annotated[str, Path(description="period label, e.g. 2024 or 2024-Q1")]
+LevelQuery = Annotated[
+    str | None,
+    Query(
+        max_length=16,
+        description=f"pin the level ({', '.join(LEVEL_NAMES)}); default: by zoom (tiles), "
+        "village (legend)",
+    ),
+]
 
 
 def village_layer(request: Request, layer_id: LayerId, period: Period) -> tuple[Catalogue, Layer]:
@@ -191,6 +204,7 @@ def village_tile(
         str | None, Query(max_length=120, description="column id for vector.villages")
     ] = None,
     v: Annotated[str | None, Query(max_length=64, description="products version")] = None,
+    level: LevelQuery = None,
 ) -> Response:
     """A choropleth/bivariate PNG or an MVT of the villages (204 where there are none)."""
     ctx = app_context(request)
@@ -212,17 +226,22 @@ def village_tile(
         value_column = villages.columns[column]
     elif layer.column:
         value_column = villages.columns[layer.column]
+    drawn = resolve_level(
+        cat, layer, settings=ctx.settings, z=z, level=level,
+        column=value_column.id if value_column else None,
+    )  # fmt: skip
     key = tile_key(
         layer=layer.id, period=period, z=z, x=x, y=y, fmt=format,
-        params={"tilesize": size, "classes": params, "column": column},
+        params={"tilesize": size, "classes": params, "column": column, "level": drawn},
         version=cat.version,
     )  # fmt: skip
 
     def draw() -> CachedTile:
-        geometry = villages.geometry_for_zoom(z)
+        data = cat.data(drawn)
+        geometry = data.geometry_for_zoom(z)
         bounds = tile_bounds(z, x, y)
-        classes = cat.classes(layer, params) if layer.kind != "vector" else None
-        codes = cat.codes(layer, period, classes) if classes else None
+        classes = cat.classes(layer, params, drawn) if layer.kind != "vector" else None
+        codes = cat.codes(layer, period, classes, drawn) if classes else None
         if format == "png":
             assert classes is not None and codes is not None
             indices = geometry.query(bounds)
@@ -235,10 +254,12 @@ def village_tile(
         indices = geometry.query(
             (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
         )
-        values = villages.values(value_column, period).to_numpy() if value_column else None
+        values = (
+            data.values(data.columns[value_column.id], period).to_numpy() if value_column else None
+        )
         body = render_mvt(
             geometry.geoms, indices, bounds,
-            kodes=villages.kodes, names=villages.names.to_numpy(), values=values, codes=codes,
+            kodes=data.kodes, names=data.names.to_numpy(), values=values, codes=codes,
             colors=classes.colors if classes else (), no_data_color=NO_DATA_COLOR,
         ) if indices.size else None  # fmt: skip
         return CachedTile(200, MVT_MEDIA_TYPE, body) if body else CachedTile(204, "", b"")
@@ -251,16 +272,22 @@ def village_legend(
     request: Request,
     resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],
     params: Annotated[ClassParams, Depends(class_params)],
+    level: LevelQuery = None,
 ) -> dict:
-    """Legend of a village layer in one period, with the number of villages per class."""
+    """Legend of a village layer in one period at a level, with the count per class."""
     cat, layer = resolved
     check_query(request, village_query(layer, "pbf") - {"v", "column"})
     period = request.path_params["period"]
-    body: dict = {"id": layer.id, "period": period}
+    ctx = app_context(request)
+    drawn = resolve_level(cat, layer, settings=ctx.settings, z=None, level=level)
+    body: dict = {"id": layer.id, "period": period, "level": drawn}
+    notes = aggregation_notes(cat, layer)
+    if drawn in notes:
+        body["aggregation"] = notes[drawn]
     if layer.kind == "choropleth":
-        classes = cat.classes(layer, params)
+        classes = cat.classes(layer, params, drawn)
         body["kind"] = classes.kind
         if classes.kind == "numeric":
             body["breaks"] = list(classes.breaks)
-    body["legend"] = layer_legend(cat, layer, params, [period])
+    body["legend"] = layer_legend(cat, layer, params, [period], drawn)
     return body

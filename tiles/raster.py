@@ -1,8 +1,10 @@
-"""Raster layers (COGs of a period) served by a composed titiler ``TilerFactory``.
+"""Raster layers (work-unit COGs of a period) served by a composed titiler ``TilerFactory``.
 
 Each raster layer is a product of the app's registry (:mod:`geo.products`): its bands,
 resampling, colormap, rescale, gamma and legend come from the product's declaration. The
-factory's ``path_dependency`` maps (layer id, period) to a file the catalogue found; the
+factory's ``path_dependency`` maps (layer id, period) to the :class:`~tiles.mosaic.Mosaic`
+the catalogue found: a tile reads the period's overview at low zoom, else the unit COGs it
+meets (found through the mosaic's spatial index, never by opening every file). The
 other titiler dependencies are replaced by ones that only allow safe choices: band indexes
 fixed per product, a colormap name from rio-tiler's registry, ``rescale`` within the
 product's valid range, ``gamma`` where the product takes it. Files are opened with the
@@ -15,6 +17,7 @@ GeoTIFF driver only (:mod:`tiles.reader`), so neither VRT XML nor a network path
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from os import PathLike
 from typing import Annotated, Any, cast
 
 import numpy as np
@@ -23,6 +26,7 @@ from attrs import define, field
 from fastapi import Depends, Path, Query
 from rio_tiler.colormap import cmap
 from rio_tiler.io import BaseReader
+from rio_tiler.models import ImageData
 from rio_tiler.types import ColorMapType
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +38,7 @@ from geo.products import Product
 from tiles.cache import CachedTile, cached_response, tile_key
 from tiles.dependencies import app_context, catalogue, check_query, check_tile, tilesize_value
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
+from tiles.mosaic import Mosaic, read_mosaic_tile
 from tiles.reader import ProductReader
 
 __all__ = [
@@ -66,13 +71,13 @@ def raster_product(request: Request, layer_id: LayerId) -> Product:
     return products[name]
 
 
-def raster_path(request: Request, layer_id: LayerId, period: Period) -> str:
-    """titiler path dependency: (layer id, period) -> the COG the catalogue found."""
+def raster_mosaic(request: Request, layer_id: LayerId, period: Period) -> Mosaic:
+    """titiler path dependency: (layer id, period) -> the COGs the catalogue found."""
     cat = catalogue(request)
     layer = cat.layer(layer_id)
     if layer.kind != "raster":
         raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
-    return str(cat.raster_file(layer, period))
+    return cat.raster_mosaic(layer, period)
 
 
 def raster_bands(spec: Annotated[Product, Depends(raster_product)]) -> BidxParams:
@@ -231,7 +236,7 @@ class RasterLegendExtension(FactoryExtension):
         @factory.router.get("/legend.json", operation_id=f"{factory.operation_prefix}getLegend")
         def legend(
             request: Request,
-            src_path: Annotated[str, Depends(factory.path_dependency)],
+            mosaic: Annotated[Mosaic, Depends(factory.path_dependency)],
             spec: Annotated[Product, Depends(raster_product)],
             colormap: Annotated[Any, Depends(factory.colormap_dependency)],
             rendering: Annotated[RasterRendering, Depends(factory.render_dependency)],
@@ -260,7 +265,7 @@ class RasterTilerFactory(TilerFactory):
     """
 
     reader: type[BaseReader] = ProductReader
-    path_dependency: Callable[..., Any] = raster_path
+    path_dependency: Callable[..., Any] = raster_mosaic
     layer_dependency: Callable[..., Any] = raster_bands  # type: ignore[assignment]
     dataset_dependency: Callable[..., Any] = raster_dataset_options  # type: ignore[assignment]
     tile_dependency: type[DefaultDependency] = DefaultDependency
@@ -292,7 +297,7 @@ class RasterTilerFactory(TilerFactory):
             x: Annotated[int, Path(description="tile column")],
             y: Annotated[int, Path(description="tile row")],
             format: Annotated[str, Path(description="png")],
-            src_path: Annotated[str, Depends(self.path_dependency)],
+            mosaic: Annotated[Mosaic, Depends(self.path_dependency)],
             spec: Annotated[Product, Depends(raster_product)],
             layer_params: Annotated[BidxParams, Depends(self.layer_dependency)],
             dataset_params: Annotated[DatasetOptions, Depends(self.dataset_dependency)],
@@ -302,7 +307,7 @@ class RasterTilerFactory(TilerFactory):
             tilesize: Annotated[int | None, Query(description="tile size in pixels")] = None,
             v: Annotated[str | None, Query(max_length=64, description="products version")] = None,
         ) -> Response:
-            """A PNG tile of a product COG (overviews at low zoom, 204 outside the data)."""
+            """A PNG tile of a product (its overview at low zoom, 204 outside the data)."""
             ctx = app_context(request)
             check_query(request, RASTER_QUERY)
             check_tile(ctx.settings, z, x, y)
@@ -325,15 +330,20 @@ class RasterTilerFactory(TilerFactory):
                 version=version,
             )  # fmt: skip
 
+            def read(path: PathLike, *args: Any, **options: Any) -> ImageData:
+                # GDAL options are per thread: set them in the thread that reads
+                with rasterio.Env(**env), self.reader(str(path), tms=tms) as src:
+                    return src.tile(*args, **options)
+
             def render() -> CachedTile:
-                with rasterio.Env(**env), self.reader(src_path, tms=tms) as src:
-                    if not src.tile_exists(x, y, z):
-                        return CachedTile(204, "", b"")
-                    image = src.tile(
-                        x, y, z, tilesize=size,
-                        **layer_params.as_dict(), **dataset_params.as_dict(),
-                    )  # fmt: skip
-                if image.array.mask.all():
+                paths = mosaic.sources(
+                    x, y, z, tms=tms, overview_max_zoom=ctx.settings.overview_max_zoom
+                )
+                image = read_mosaic_tile(
+                    paths, read, x, y, z, tilesize=size,
+                    **layer_params.as_dict(), **dataset_params.as_dict(),
+                )  # fmt: skip
+                if image is None or image.array.mask.all():
                     return CachedTile(204, "", b"")
                 # A NaN fill value would be cast to uint8 by rescale (numpy warns); masked
                 # pixels stay masked whatever the fill value.

@@ -43,6 +43,22 @@ class TilesSettings(BaseSettings):
     )
     min_zoom: int = Field(default=0, ge=0, le=24, description="smallest zoom level served")
     max_zoom: int = Field(default=18, ge=0, le=24, description="largest zoom level served")
+    overview_max_zoom: int = Field(
+        default=9,
+        ge=0,
+        le=24,
+        description="largest zoom whose raster tiles read the period's overviews/ COG "
+        "(when there is one) instead of the work-unit COGs",
+    )
+    province_max_zoom: int = Field(
+        default=6, ge=-1, le=24, description="village layers show provinces up to this zoom"
+    )
+    kab_max_zoom: int = Field(
+        default=8, ge=-1, le=24, description="... then kab/kota up to this zoom"
+    )
+    kecamatan_max_zoom: int = Field(
+        default=10, ge=-1, le=24, description="... then kecamatan up to this zoom, villages above"
+    )
     classification: Literal["quantile", "equal_interval"] = Field(
         default="quantile", description="default classification of numeric choropleths"
     )
@@ -78,4 +94,9 @@ class TilesSettings(BaseSettings):
     def _zoom_order(self) -> TilesSettings:
         if self.min_zoom > self.max_zoom:
             raise ValueError("min_zoom must not exceed max_zoom")
+        if not self.province_max_zoom <= self.kab_max_zoom <= self.kecamatan_max_zoom:
+            raise ValueError(
+                "province_max_zoom <= kab_max_zoom <= kecamatan_max_zoom is required "
+                "(-1 switches a level off)"
+            )
         return self

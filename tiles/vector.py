@@ -1,4 +1,4 @@
-"""Mapbox Vector Tiles of the village polygons (layer ``villages``).
+"""Mapbox Vector Tiles of the village or region polygons (layer ``villages``).
 
 Polygons come from the catalogue's simplified copy for the zoom band and are clipped to
 the tile plus a small buffer, so a tile never carries a full-resolution province.
@@ -24,7 +24,10 @@ MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 
 def vector_fields(*, value_kind: str | None, classes: bool) -> dict[str, str]:
     """TileJSON ``vector_layers[].fields`` of a village tile."""
-    fields = {"kode": "String: 10-digit Kemendagri code", "nama": "String: village name"}
+    fields = {
+        "kode": "String: Kemendagri code (2, 4, 6 or 10 digits: province to village)",
+        "nama": "String: region or village name",
+    }
     if value_kind:
         fields["value"] = "Number" if value_kind == "numeric" else "String"
     if classes:

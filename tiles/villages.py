@@ -103,7 +103,9 @@ class VillageData:
         indicators: pd.DataFrame,
         *,
         column_titles: Mapping[str, str] | None = None,
+        level: str = "village",
     ) -> None:
+        self.level = level
         frame = frame.assign(kode=frame["kode"].astype(str), period=frame["period"].astype(str))
         if frame.crs is None:
             frame = frame.set_crs("EPSG:4326")
@@ -132,6 +134,7 @@ class VillageData:
         self.columns = self._find_columns(table)
         self._zoom: dict[int, ZoomGeometry] = {}
         self._lock = threading.Lock()
+        self._simplify_bands()
 
     def _find_columns(self, table: pd.DataFrame) -> dict[str, Column]:
         columns: dict[str, Column] = {}
@@ -184,12 +187,24 @@ class VillageData:
             return pd.concat([self.stats[p][column.name] for p in column.periods])
         return self.indicators[column.name]
 
+    def _simplify_bands(self) -> None:
+        """Simplify the polygons for every zoom band once, finest band first.
+
+        Each band simplifies the next finer band's result (fewer vertices to visit); the
+        tolerances quarter per band, so the total stays under 4/3 of the band's own.
+        """
+        geoms = self.geometry
+        self._zoom[FULL_RESOLUTION_ZOOM] = ZoomGeometry(geoms, shapely.STRtree(geoms))
+        for band in range(FULL_RESOLUTION_ZOOM - 1 - (FULL_RESOLUTION_ZOOM - 1) % 2, -1, -2):
+            geoms = shapely.simplify(geoms, simplify_tolerance(band), preserve_topology=True)
+            self._zoom[band] = ZoomGeometry(geoms, shapely.STRtree(geoms))
+
     def geometry_for_zoom(self, z: int) -> ZoomGeometry:
         """Polygons simplified by :func:`simplify_tolerance` (full ones from zoom 15)."""
         band = FULL_RESOLUTION_ZOOM if z >= FULL_RESOLUTION_ZOOM else (z // 2) * 2
         with self._lock:
             cached = self._zoom.get(band)
-            if cached is None:
+            if cached is None:  # only when FULL_RESOLUTION_ZOOM changed after the scan
                 geoms = self.geometry
                 if band < FULL_RESOLUTION_ZOOM:
                     geoms = shapely.simplify(
@@ -205,7 +220,7 @@ class VillageData:
         i = self.kodes.get_loc(kode)
         periods = {}
         for p in self.periods:
-            row = self.stats[p].loc[kode].drop(labels=["period", "nama"], errors="ignore")
+            row = self.stats[p].loc[kode].drop(labels=["period", "nama", "level"], errors="ignore")
             periods[p] = {str(k): _jsonable(v) for k, v in row.items()}
         indicators = {str(k): _jsonable(v) for k, v in self.indicators.loc[kode].items()}
         return {

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from resource import RUSAGE_SELF, getrusage
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pystac
 
-from geo.atomic import atomic_target, write_json, write_parquet
+from geo.atomic import atomic_target, remove_leftovers, write_json, write_parquet
+from geo.products import BUILT_UP_METHODS, PRODUCTS, ProductRegistry
 from geo.tiling import Unit
 from geo.villages import VillageSet
 from stac.parse import parse_item
 from stac.publish import write_collection
+from workflows.reference import ReferenceJob, agreement
+from workflows.regions import write_regions
 from workflows.settings import WorkflowSettings
 from workflows.unit import unit_paths
 
@@ -43,8 +47,14 @@ def assemble(
     settings: WorkflowSettings,
     columns: Sequence[str],
     rule: str | None,
+    references: Mapping[str, ReferenceJob] | None = None,
+    products: ProductRegistry = PRODUCTS,
 ) -> gpd.GeoDataFrame:
     """Write villages.parquet/csv, quality.json and the catalog collection; return the table."""
+    remove_leftovers(
+        *(out / n for n in ("villages.parquet", "villages.csv", "quality.json", "regions.parquet")),
+        out / "catalog" / "collection.json",
+    )
     frames = [pd.read_parquet(unit_paths(out, u.id, p)["stats"]) for p in periods for u in units]
     table = change_columns(pd.concat(frames, ignore_index=True), columns)
     meta_cols = ["kode"] + (["nama"] if "nama" in area.columns else [])
@@ -53,6 +63,7 @@ def assemble(
     gdf = gpd.GeoDataFrame(merged[ordered], geometry="geometry", crs=area.crs)
     gdf = gdf.sort_values(["period", "kode"], kind="stable").reset_index(drop=True)
     write_parquet(out / "villages.parquet", gdf, index=False)
+    write_regions(out, gdf, products)
     with atomic_target(out / "villages.csv") as tmp:
         pd.DataFrame(gdf.drop(columns="geometry")).to_csv(tmp, index=False)
 
@@ -76,7 +87,21 @@ def assemble(
         },
         "boundaries": villages.report.to_dict(),
         "built_up_rule": rule,
+        # which built-up method made built_up.tif (the tile server draws it accordingly)
+        "built_up_method": next(
+            (
+                m
+                for m, p in BUILT_UP_METHODS.items()
+                if "built_up" in products and p.recipe == products["built_up"].recipe
+            ),
+            None,
+        ),
+        # the driver's own peak memory (worker processes are not counted): it plans, submits
+        # and gathers small tables, so it should not grow with the area
+        "driver": {"peak_rss_mb": round(getrusage(RUSAGE_SELF).ru_maxrss / 1024, 1)},
     }
+    if references:
+        quality["reference_agreement"] = agreement(gdf, reference=dict(references))
     write_json(out / "quality.json", quality)
     write_collection(
         out / "catalog",

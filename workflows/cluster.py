@@ -22,9 +22,11 @@ def dask_client(
 ) -> Iterator[Client]:
     """A client for ``scheduler`` (``tcp://host:8786``), or a LocalCluster on this machine.
 
-    Without ``workers`` the local cluster is one in-process worker with a thread per core:
-    numpy and GDAL release the GIL, and composites then come back without being pickled.
-    With ``workers=N`` it starts N worker processes sharing the cores.
+    Without ``workers`` the local cluster is one worker process with a thread per core: a
+    unit runs wholly in that process (numpy and GDAL release the GIL, so a lone unit uses
+    every core), and the driver, which only plans and gathers small tables, stays small.
+    With ``workers=N`` it starts N worker processes sharing the cores. Local clusters
+    listen on loopback only.
     """
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         # distributed logs every worker start/stop at INFO; keep the console for progress
@@ -44,22 +46,15 @@ def dask_client(
             client.close()
         return
     cores = os.cpu_count() or 1
-    if workers:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=max(1, cores // workers),
-            processes=True,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-        )
-    else:
-        cluster = LocalCluster(
-            n_workers=1,
-            threads_per_worker=cores,
-            processes=False,
-            memory_limit=memory_limit,
-            dashboard_address=":0",
-        )
+    n = workers or 1
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=max(1, cores // n),
+        processes=True,
+        host="127.0.0.1",
+        memory_limit=memory_limit,
+        dashboard_address="127.0.0.1:0",
+    )
     client = Client(cluster)
     try:
         yield client

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geo.atomic import write_json, write_parquet
+from geo.unmixing import DEFAULT_METHOD
 from geo.villages import VillageSet, load_villages
 from simulate import simulate_scenes, simulate_villages
 from workflows.run import RunConfig, RunResult, run
@@ -41,7 +42,10 @@ class DemoConfig:
     seed: int = 0
     scheduler: str | None = None
     workers: int | None = None
+    tile_size: int | None = None
     progress: bool = True
+    #: built-up method (geo.products.BUILT_UP_METHODS); None: the default registry's
+    built_up: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ def demo(
             max_cloud=DEMO_MAX_CLOUD,
             scheduler=config.scheduler,
             workers=config.workers,
+            tile_size=config.tile_size,
             progress=config.progress,
+            built_up=config.built_up,
         ),
         villages=villages,
         settings=settings,
@@ -98,6 +104,7 @@ def demo(
     rec = recovery(pd.read_parquet(out / "villages.parquet"), truth)
     report = {
         "recovery": rec.to_dict(),
+        "built_up_method": config.built_up or DEFAULT_METHOD,
         "simulated_villages": config.boundaries is None,
         "scenes": list(sim.item_ids),
         "reused_scenes": sim.reused,

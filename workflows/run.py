@@ -18,8 +18,9 @@ import logging
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,21 @@ import shapely
 
 from geo.atomic import write_json
 from geo.composite import Period, period_labels
-from geo.products import PRODUCTS, BuiltUpRule, ProductRegistry
+from geo.products import PRODUCTS, BuiltUpRule, ProductRegistry, with_built_up
 from geo.tiling import Unit, plan_units
 from geo.villages import VillageSet, load_villages
+from stac.publish import collection_document, read_item
 from stac.search import search_scenes
 from stac.source import resolve_source
+from stac.transactions import load_catalog, publish_items
 from workflows.assemble import assemble
 from workflows.checks import check_scene
 from workflows.errors import WorkflowError
+from workflows.overview import build_overviews
+from workflows.reference import REFERENCE_COLUMNS, ReferenceJob, plan_reference
 from workflows.settings import WorkflowSettings
 from workflows.submit import run_units
-from workflows.unit import PeriodJob, UnitJob, stat_columns, unit_paths
+from workflows.unit import PeriodJob, UnitJob, UnitResult, stat_columns, unit_paths
 
 __all__ = ["RunConfig", "RunResult", "run", "STAT_COLUMNS", "stat_columns"]
 
@@ -68,6 +73,11 @@ class RunConfig:
     workers: int | None = None
     progress: bool = True
     tile_size: int | None = None
+    reference: str | None = None
+    reference_stac: str | None = None
+    publish: bool = False
+    #: built-up method of geo.products.BUILT_UP_METHODS; None: the registry's own
+    built_up: str | None = None
 
 
 @dataclass
@@ -80,6 +90,7 @@ class RunResult:
     computed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     computed_units: list[tuple[str, str]] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -99,6 +110,7 @@ def run(
     """Run the whole pipeline for ``config``; resumable per unit and period, atomic."""
     t0 = time.perf_counter()
     settings = settings or WorkflowSettings()
+    products = with_built_up(config.built_up, products) if config.built_up else products
     out = Path(config.out)
     if villages is None:
         if config.boundaries is None:
@@ -110,7 +122,12 @@ def run(
             region=config.region,
         )
     source = resolve_source(config.stac, collection=config.collection)
-    max_cloud = settings.max_cloud if config.max_cloud is None else config.max_cloud
+    if config.publish and source.is_local:
+        raise WorkflowError(
+            f"--publish needs --stac URL, a STAC API with the Transactions extension; "
+            f"{config.stac} is a local catalog"
+        )
+    max_cloud = float(settings.max_cloud if config.max_cloud is None else config.max_cloud)
     area = villages.villages
     items = search_scenes(
         source,
@@ -146,8 +163,14 @@ def run(
         "exclude_implausible": settings.exclude_implausible,
         "groupby": settings.groupby,
     }
+    references = (
+        plan_reference(config.reference, config.reference_stac, tuple(area.total_bounds), periods)
+        if config.reference
+        else {}
+    )
+    parameters["reference"] = {p: j.to_dict() for p, j in references.items()} or None
     footprints = {i.id: shapely.geometry.shape(i.geometry) for i in items if i.geometry}
-    plan = _plan(units, area, by_period, footprints, parameters, out)
+    plan = _plan(units, area, by_period, footprints, parameters, references)
     pending = [(u, p) for u, p in plan if not _committed(out, u.id, p)]
     done = {(u.id, p.period) for u, p in plan} - {(u.id, p.period) for u, p in pending}
     result.skipped = sorted({p for p in periods if all((u.id, p) in done for u in units)})
@@ -175,8 +198,24 @@ def run(
                     {"resolution": settings.plausibility_resolution, "scenes": checks},
                 )
             jobs = _jobs(pending, area, checks, products, settings, parameters, out, source)
-            run_units(dask, jobs, progress=config.progress, max_in_flight=settings.max_in_flight)
+            publish = (
+                partial(_publish_unit, source.url_or_path, out, result) if config.publish else None
+            )
+            run_units(
+                dask,
+                jobs,
+                progress=config.progress,
+                max_in_flight=settings.max_in_flight,
+                on_result=publish,
+            )
+            build_overviews(
+                dask, out, periods, products, progress=config.progress, zoom=settings.overview_zoom
+            )
         result.computed_units = [(u.id, p.period) for u, p in pending]
+    else:  # nothing to compute: overviews of older products are built (or found current)
+        build_overviews(
+            None, out, periods, products, progress=config.progress, zoom=settings.overview_zoom
+        )
     assemble(
         out,
         periods=periods,
@@ -186,11 +225,25 @@ def run(
         items=by_period,
         checks=checks,
         settings=settings,
-        columns=stat_columns(products),
+        columns=(*stat_columns(products), *(REFERENCE_COLUMNS if references else ())),
+        references=references,
+        products=products,
         rule=_built_up_rule(products),
     )
+    if config.publish:  # the final collection, and any committed item not yet in the API
+        for report in load_catalog(source.url_or_path, out / "catalog"):
+            result.published += [*report.created, *report.updated]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _publish_unit(api: str, out: Path, result: RunResult, unit: UnitResult) -> None:
+    """Upsert a completed unit's items (the last step of its commit) into the STAC API."""
+    files = [unit_paths(out, unit.unit_id, p)["item"] for p in unit.periods]
+    items = [i for i in (read_item(f) for f in files) if i is not None]
+    if items:
+        report = publish_items(api, collection_document(items), items, item_files=files)
+        result.published += [*report.created, *report.updated]
 
 
 def _built_up_rule(products: ProductRegistry) -> str | None:
@@ -205,7 +258,7 @@ def _plan(
     by_period: dict[str, list[pystac.Item]],
     footprints: dict[str, Any],
     parameters: dict[str, Any],
-    out: Path,
+    references: dict[str, ReferenceJob],
 ) -> list[tuple[Unit, PeriodJob]]:
     """Every unit x period with the scenes over the unit and the commit fingerprint."""
     geometry = area.set_index("kode").geometry
@@ -228,7 +281,13 @@ def _plan(
                 },
                 over,
             )
-            plan.append((unit, PeriodJob(period, tuple(i.to_dict() for i in over), fingerprint)))
+            job = PeriodJob(
+                period,
+                tuple(i.to_dict() for i in over),
+                fingerprint,
+                reference=references.get(period),
+            )
+            plan.append((unit, job))
     return plan
 
 
@@ -314,7 +373,7 @@ def _jobs(
                     "plausibility check (see quality.json); set "
                     "PANTAU_WORKFLOW_EXCLUDE_IMPLAUSIBLE=false to use them anyway"
                 )
-            job = PeriodJob(job.period, used, job.fingerprint, flagged)
+            job = replace(job, items=used, excluded=flagged)
         by_unit.setdefault(unit.id, (unit, []))[1].append(job)
     geometry = area.set_index("kode")
     jobs = []

@@ -36,6 +36,13 @@ class WorkflowSettings(BaseSettings):
         description="work-unit tile side in pixels at `resolution` (multiple of 256; "
         "2048 fits a 4 GB worker, see docs/scale.md)",
     )
+    overview_zoom: int = Field(
+        9,
+        ge=0,
+        le=14,
+        description="web-mercator zoom whose pixel size the overviews/ COGs have (9: ~300 m); "
+        "the tile server reads them up to PANTAU_TILES_OVERVIEW_MAX_ZOOM",
+    )
     max_in_flight: int | None = Field(
         None,
         ge=1,

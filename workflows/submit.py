@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ def run_units(
     *,
     progress: bool = True,
     max_in_flight: int | None = None,
+    on_result: Callable[[UnitResult], None] | None = None,
 ) -> list[UnitResult]:
     """Run every job as one task, at most ``max_in_flight`` submitted at once.
 
@@ -36,6 +37,8 @@ def run_units(
     units. A worker that dies is replaced by the scheduler, which runs its unit again
     elsewhere (writes are atomic and the item is written last, so nothing half-written
     is ever taken as done). A unit that raises stops the run: committed units stay.
+    ``on_result`` is called in the driver with each unit's result as it completes (after
+    its items are committed), e.g. to publish them.
     """
     from distributed import as_completed
 
@@ -73,6 +76,8 @@ def run_units(
                     f.cancel()
                 raise
             future.release()
+            if on_result is not None:
+                on_result(results[-1])
             submit_next()
             bar.set_postfix_str(_running(running))
             bar.update()

@@ -11,21 +11,25 @@ talks to the Dask scheduler; the driver only submits units and reads their small
 from __future__ import annotations
 
 import resource
+import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pystac
 from odc.geo.geobox import GeoBox
+from rasterio.errors import NotGeoreferencedWarning
 
-from geo.atomic import write_json, write_parquet
+from geo.atomic import remove_leftovers, write_json, write_parquet
 from geo.cog import write_cog
 from geo.composite import median_composite
 from geo.products import COUNT_INPUT, ProductRegistry
@@ -33,10 +37,12 @@ from geo.zonal import CoverageWeights, coverage_weights, grid_key, zonal_stats
 from stac.load import load_stack
 from stac.parse import item_datetime
 from stac.publish import ProductAsset, product_asset, write_unit_item
+from workflows.reference import ReferenceJob, reference_columns
 
 __all__ = ["PeriodJob", "UnitJob", "UnitResult", "run_unit", "stat_columns", "unit_paths"]
 
 PARQUET = "application/vnd.apache.parquet"
+T = TypeVar("T")
 
 
 def stat_columns(products: ProductRegistry) -> tuple[str, ...]:
@@ -52,6 +58,7 @@ class PeriodJob:
     items: tuple[dict[str, Any], ...]
     fingerprint: str
     excluded: tuple[str, ...] = ()
+    reference: ReferenceJob | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +147,9 @@ def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
     lazy = median_composite(dn, stack.scale, stack.offset, chunk=job.chunk)
     out = np.empty(lazy.shape, dtype=np.float32)
     # The threaded scheduler, never the distributed one: a unit runs wholly on its worker.
-    with dask.config.set(scheduler="threads", num_workers=job.threads):
+    # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced.
+    with warnings.catch_warnings(), dask.config.set(scheduler="threads"):
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         da.store(lazy, out, lock=False, scheduler="threads", num_workers=job.threads)
     return out
 
@@ -149,25 +158,29 @@ def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> di
     """One period of the unit; returns its quality record (with the throughput figures)."""
     t0 = time.perf_counter()
     paths = unit_paths(job.out, job.unit_id, period.period)
+    remove_leftovers(paths["composites"], paths["stats"], paths["quality"], paths["item"])
     items = [pystac.Item.from_dict(d) for d in period.items]
     products = job.products
-    if items:
-        composite = _composite(job, items)
-    else:  # no scene over this unit in the period: every product is no data
-        ny, nx = job.geobox.shape.yx
-        composite = np.full((len(products.bands) + 1, ny, nx), np.nan, dtype=np.float32)
-        composite[-1] = 0
+    clock = _Stages()
+    with clock("load_composite"):
+        if items:
+            composite = _composite(job, items)
+        else:  # no scene over this unit in the period: every product is no data
+            ny, nx = job.geobox.shape.yx
+            composite = np.full((len(products.bands) + 1, ny, nx), np.nan, dtype=np.float32)
+            composite[-1] = 0
     count = composite[-1]
     inputs: dict[str, np.ndarray] = {b: composite[i] for i, b in enumerate(products.bands)}
     inputs[COUNT_INPUT] = count
-    values = products.compute(inputs)
+    with clock("products"):
+        values = products.compute(inputs)
     del inputs
     crs, transform = f"EPSG:{job.epsg}", job.geobox.affine
-    with ThreadPoolExecutor(max_workers=job.threads) as pool:
+    with clock("cogs_and_statistics"), ThreadPoolExecutor(max_workers=job.threads) as pool:
         # COG encoding and zonal statistics overlap: both release the GIL
         writes = {
             name: pool.submit(
-                write_cog,
+                clock.timed("cog_encode", write_cog),
                 product.encode(values[name]),
                 paths["composites"] / f"{name}.tif",
                 crs=crs,
@@ -178,7 +191,13 @@ def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> di
             )
             for name, product in products.items()
         }
-        stats = _village_stats(weights, products, values, count, pool)
+        stats = _village_stats(weights, products, values, count, pool, clock)
+        if period.reference is not None:
+            with clock("reference"):
+                reference = reference_columns(
+                    period.reference, job.geobox, weights, threads=job.threads, chunk=job.chunk
+                )
+            stats = pd.concat([stats, reference], axis=1)
         assets = {name: product_asset(products[name], f.result()) for name, f in writes.items()}
     del values, composite
     stats.insert(0, "period", period.period)
@@ -205,6 +224,9 @@ def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> di
         "scenes": len(items),
         "bands": len(products.bands) + 1,
         "seconds": round(time.perf_counter() - t0, 3),
+        # wall seconds per stage; cog_encode and statistics are thread-seconds (they overlap)
+        "stages": clock.rounded(),
+        "reference": period.reference.to_dict() if period.reference else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     write_json(paths["quality"], quality)
@@ -235,14 +257,16 @@ def _village_stats(
     values: dict[str, np.ndarray],
     count: np.ndarray,
     pool: ThreadPoolExecutor,
+    clock: _Stages,
 ) -> pd.DataFrame:
     """Every statistic column of every product, plus ``valid_fraction`` (threads)."""
+    zonal = clock.timed("statistics", zonal_stats)
     futures = {}
     for name, product in products.items():
         if product.statistics:
             stats = tuple(dict.fromkeys(product.statistics.values()))
-            futures[name] = pool.submit(zonal_stats, weights, values[name], stats=stats)
-    valid = pool.submit(zonal_stats, weights, (count > 0).astype(np.float32), stats=("mean",))
+            futures[name] = pool.submit(zonal, weights, values[name], stats=stats)
+    valid = pool.submit(zonal, weights, (count > 0).astype(np.float32), stats=("mean",))
     columns: dict[str, np.ndarray] = {}
     for name, future in futures.items():
         result = future.result()
@@ -250,6 +274,38 @@ def _village_stats(
             columns[column] = result[stat]
     columns["valid_fraction"] = np.nan_to_num(valid.result()["mean"])
     return pd.DataFrame(columns)
+
+
+class _Stages:
+    """Seconds per stage of a unit period: ``with clock("name")`` and ``clock.timed``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - t0)
+
+    def timed(self, name: str, fn: Callable[..., T]) -> Callable[..., T]:
+        """``fn`` that adds its own duration to ``name`` (for calls on pool threads)."""
+
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            with self(name):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def rounded(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
 def _day(value: Any) -> datetime:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from geo.products import (
+    BUILT_UP_METHODS,
     BUILT_UP_RULE,
     COUNT_INPUT,
     INDEX_STATISTICS,
@@ -15,12 +16,16 @@ from geo.products import (
     Product,
     ProductRegistry,
     normalized_difference,
+    with_built_up,
 )
+from geo.spectra import validation_set
+from geo.unmixing import DEFAULT_METHOD, impervious_fraction
 
 # A vegetation pixel; every expected value below is written out from the index's published
 # definition over these numbers, e.g. NDVI = (0.35 - 0.035) / (0.35 + 0.035) = 0.8181...
 PIXEL = {"blue": 0.03, "green": 0.06, "red": 0.035, "nir": 0.35, "swir16": 0.18, "swir22": 0.09}
 INDEX_NAMES = ("ndvi", "ndbi", "mndwi", "bsi")
+RULE = with_built_up("rule")
 
 
 def _inputs(spectrum: dict[str, float], count: float = 5) -> dict[str, np.ndarray]:
@@ -101,17 +106,82 @@ def test_zero_denominator_gives_nan_without_warning() -> None:
     ],
 )
 def test_built_up_rule_separates_classes(spectrum: dict[str, float], built: float) -> None:
-    assert PRODUCTS.compute(_inputs(spectrum))["built_up"][0] == built
+    spectrum = {"swir22": 0.1, **spectrum}
+    assert RULE.compute(_inputs(spectrum))["built_up"][0] == built
 
 
-def test_no_reflectance_is_no_built_up_value() -> None:
+@pytest.mark.parametrize("method", list(BUILT_UP_METHODS))
+def test_no_reflectance_is_no_built_up_value(method: str) -> None:
     nan = {b: float("nan") for b in PIXEL}
-    assert np.isnan(PRODUCTS.compute(_inputs(nan, count=0))["built_up"][0])
+    out = with_built_up(method).compute(_inputs(nan, count=0))["built_up"][0]
+    assert np.isnan(out)
+    assert with_built_up(method)["built_up"].encode(np.array([out]))[0] == 255
 
 
 def test_rule_is_documented() -> None:
     assert "NDBI > 0" in str(BUILT_UP_RULE)
-    assert str(BUILT_UP_RULE) in PRODUCTS["built_up"].description
+    assert str(BUILT_UP_RULE) in RULE["built_up"].description
+
+
+# --------------------------------------------------------------------------- built-up methods
+
+
+def test_default_built_up_is_the_default_unmixing_fraction_in_percent() -> None:
+    built = PRODUCTS["built_up"]
+    assert built == BUILT_UP_METHODS[DEFAULT_METHOD] == BUILT_UP_METHODS["unmixing"]
+    assert (built.dtype, built.scale, built.nodata, built.legend) == (
+        "uint8",
+        100,
+        255,
+        "continuous",
+    )
+    assert built.inputs == ("blue", "green", "red", "nir", "swir16", "swir22")
+    assert built.overview_resampling == "average" and built.rescale == ((0, 100),)
+    assert dict(built.statistics) == {"built_up_fraction": "mean"}
+
+
+@pytest.mark.parametrize("method", ["regression", "fcls"])
+def test_fraction_product_is_the_unmixing_fraction(method: str) -> None:
+    # two real held-out spectra, a roof and a soil, and their 30/70 mixture
+    held_out = validation_set()
+    roof, soil = held_out.spectrum("fscgye.013-"), held_out.spectrum("FS21_FS754")
+    x = np.stack([roof, soil, 0.3 * roof + 0.7 * soil]).astype(np.float32)
+    bands = dict(zip(("blue", "green", "red", "nir", "swir16", "swir22"), x.T, strict=True))
+    got = with_built_up(method).compute({**bands, COUNT_INPUT: np.ones(3, np.float32)})
+    expected = impervious_fraction(*x.T, method=method)
+    np.testing.assert_array_equal(got["built_up"], expected)
+    assert got["built_up"][0] > got["built_up"][2] > got["built_up"][1]
+
+
+def test_fraction_is_stored_as_whole_percent() -> None:
+    values = np.array([0.0, 0.234, 0.996, 1.0, np.nan], dtype=np.float32)
+    stored = PRODUCTS["built_up"].encode(values)
+    # 0.234 -> 23.4 % -> 23 (the cast truncates); 99.6 % -> 99; 100 % stays off nodata 255
+    assert stored.dtype == np.uint8 and stored.tolist() == [0, 23, 99, 100, 255]
+
+
+def test_built_up_method_swaps_only_built_up_in_place() -> None:
+    fcls = with_built_up("fcls")
+    assert tuple(fcls) == tuple(PRODUCTS)
+    assert all(fcls[n] == PRODUCTS[n] for n in PRODUCTS if n != "built_up")
+    assert RULE["built_up"].inputs == ("ndbi", "ndvi", "mndwi", "bsi")
+
+
+def test_recipes_differ_per_method() -> None:
+    recipes = {m: p.recipe for m, p in BUILT_UP_METHODS.items()}
+    assert recipes["unmixing"] == recipes["regression"]
+    assert len({recipes["regression"], recipes["fcls"], recipes["rule"]}) == 3
+    assert "fcls" in recipes["fcls"] and "NDBI > 0" in recipes["rule"]
+
+
+def test_unknown_built_up_method_lists_the_methods() -> None:
+    with pytest.raises(ValueError, match="unknown built-up method 'svm'; .*regression.*rule"):
+        with_built_up("svm")
+
+
+def test_rule_needs_its_indices_in_the_base_registry() -> None:
+    with pytest.raises(ValueError, match="needs ndbi"):
+        with_built_up("rule", PRODUCTS.select(("built_up",)))
 
 
 # --------------------------------------------------------------------------- storage
@@ -125,7 +195,7 @@ def test_float_encoding_keeps_values_and_nan() -> None:
 
 
 def test_class_encoding_puts_nodata_where_nan() -> None:
-    stored = PRODUCTS["built_up"].encode(np.array([0.0, 1.0, np.nan], dtype=np.float32))
+    stored = RULE["built_up"].encode(np.array([0.0, 1.0, np.nan], dtype=np.float32))
     assert stored.dtype == np.uint8 and stored.tolist() == [0, 1, 255]
 
 
@@ -146,7 +216,8 @@ def test_scaled_encoding_keeps_data_off_nodata() -> None:
 
 
 def test_bands_are_what_the_products_need_in_band_order() -> None:
-    assert PRODUCTS.bands == ("blue", "green", "red", "nir", "swir16")
+    assert PRODUCTS.bands == ("blue", "green", "red", "nir", "swir16", "swir22")
+    assert RULE.bands == ("blue", "green", "red", "nir", "swir16")
     assert PRODUCTS.select(("ndvi",)).bands == ("red", "nir")
 
 
@@ -163,7 +234,8 @@ def test_column_titles() -> None:
 
 
 def test_select_keeps_what_a_product_needs() -> None:
-    assert tuple(PRODUCTS.select(("built_up",))) == ("ndvi", "ndbi", "mndwi", "bsi", "built_up")
+    assert tuple(RULE.select(("built_up",))) == ("ndvi", "ndbi", "mndwi", "bsi", "built_up")
+    assert tuple(PRODUCTS.select(("built_up",))) == ("built_up",)
     assert tuple(PRODUCTS.select(("rgb", "ndvi"))) == ("ndvi", "rgb")
 
 

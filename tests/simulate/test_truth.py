@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +12,7 @@ import pytest
 import rasterio
 import shapely
 
+from geo.spectra import CLASSES
 from simulate import LandCover, simulate_scenes
 
 from .conftest import read
@@ -33,7 +35,8 @@ def test_truth_is_a_share_with_planted_growth(sim, small_villages) -> None:
     pd.testing.assert_frame_equal(saved, truth)
 
 
-def test_truth_equals_the_land_cover_share_of_pixel_aligned_squares(tmp_path: Path) -> None:
+def test_truth_is_the_mean_impervious_share_of_pixel_aligned_squares(tmp_path: Path) -> None:
+    """Truth = mean over the village of each pixel's impervious area share (its mixture's)."""
     # 3 x 3 squares of 410 m x 330 m, corners on the 10 m grid, given in the UTM CRS
     x0, y0, w, h = 430_000, 9_140_000, 410, 330
     squares = [
@@ -46,17 +49,25 @@ def test_truth_equals_the_land_cover_share_of_pixel_aligned_squares(tmp_path: Pa
     result = simulate_scenes(villages, tmp_path, scenes_per_year=1, seed=4, progress=False)
     with rasterio.open(result.catalog_dir / "land_cover_2021.tif") as src:
         west, north = src.transform.c, src.transform.f
+    palette = json.loads((result.catalog_dir / "palette.json").read_text())
+    impervious_share = np.asarray(palette["shares"])[:, CLASSES.index("impervious")]
     for year in (2021, 2022):
         land_cover = read(result.catalog_dir / f"land_cover_{year}.tif")
+        materials = read(result.catalog_dir / f"materials_{year}.tif")
+        stored = read(result.catalog_dir / f"impervious_{year}.tif")
         assert set(np.unique(land_cover)) <= {1, 2, 3, 4}
+        np.testing.assert_allclose(stored / 200, impervious_share[materials], atol=1e-12)
         for code, square in zip(codes, squares, strict=True):
             x0_, y0_, x1_, y1_ = square.bounds
             rows = slice(round((north - y1_) / 10), round((north - y0_) / 10))
             cols = slice(round((x0_ - west) / 10), round((x1_ - west) / 10))
-            window = land_cover[rows, cols]
+            window = materials[rows, cols]
             assert window.shape == (h // 10, w // 10)
-            share = float((window == LandCover.BUILT).mean())
+            share = float(impervious_share[window].mean())
+            built_pixels = float((land_cover[rows, cols] == LandCover.BUILT).mean())
             truth = result.truth
             got = truth.loc[(truth["kode"] == code) & (truth["year"] == year)]
             got = got["built_up_fraction_true"]
             assert got.item() == pytest.approx(share, abs=1e-9)
+            # built pixels are mixtures: at least 45 % and at most 100 % impervious
+            assert 0.45 * built_pixels - 1e-9 <= share <= built_pixels + 1e-9

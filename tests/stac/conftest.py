@@ -227,3 +227,27 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("a STAC test tried to use the network")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+# --- a real STAC API: PostgreSQL + pgSTAC + stac-fastapi-pgstac on loopback ------------------
+
+
+@pytest.fixture(scope="session")
+def stac_server() -> Any:
+    """stac-fastapi-pgstac over a throwaway pgSTAC database, started once per test run.
+
+    Fails in CI (``CI`` set) when the services are not installed; skips elsewhere with the
+    command that installs them (tests/services.py).
+    """
+    import os
+
+    from tests.services import ServiceUnavailable, start_stac_server
+
+    try:
+        server = start_stac_server()
+    except ServiceUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    yield server
+    server.stop()

@@ -265,3 +265,140 @@ def test_odc_stac_loads_normalized_items_lazily(
     assert list(data.data_vars) == ["red", "nir", "scl"]
     assert (data.red.dtype, data.scl.dtype) == (np.dtype("uint16"), np.dtype("uint8"))
     assert data.red.chunks is not None  # dask-backed: nothing was read
+
+
+# --- STAC 1.1 items in the shape of the Copernicus Data Space Ecosystem catalogue ------------
+# CDSE publishes STAC 1.1: asset keys carry the resolution (B04_10m, SCL_20m), ``proj:code``
+# sits on each asset only, and radiometry is a ``bands`` array plus asset-level
+# ``raster:scale``/``raster:offset`` (no ``raster:bands``). Written here by hand in that shape.
+
+_CDSE_BANDS = {
+    "B02": ("blue", (10, 20, 60)),
+    "B03": ("green", (10, 20, 60)),
+    "B04": ("red", (10, 20, 60)),
+    "B08": ("nir", (10,)),
+    "B11": ("swir16", (20, 60)),
+    "B12": ("swir22", (20, 60)),
+    "SCL": (None, (20, 60)),
+    "AOT": (None, (10, 20)),
+}
+
+
+def cdse_item(*, epsg: int = 32749, offset: float | None = -0.1) -> pystac.Item:
+    """A Sentinel-2 L2A item as stac.dataspace.copernicus.eu/v1 writes it (STAC 1.1)."""
+    assets: dict[str, dict] = {}
+    for esa, (common, resolutions) in _CDSE_BANDS.items():
+        for res in resolutions:
+            band: dict = {"name": esa}
+            if common:
+                band["eo:common_name"] = common
+            asset: dict = {
+                "href": f"s3://eodata/T49MDN/IMG_DATA/R{res}m/T49MDN_{esa}_{res}m.jp2",
+                "type": "image/jp2",
+                "roles": ["data"],
+                "proj:code": f"EPSG:{epsg}",
+                "proj:shape": [109800 // res, 109800 // res],
+                "gsd": res,
+                "bands": [band],
+                "data_type": "uint8" if esa == "SCL" else "uint16",
+                "nodata": 0,
+            }
+            if common and offset is not None:
+                asset["raster:scale"] = 0.0001
+                asset["raster:offset"] = offset
+            assets[f"{esa}_{res}m"] = asset
+    data = {
+        "type": "Feature",
+        "stac_version": "1.1.0",
+        "stac_extensions": [
+            "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+            "https://stac-extensions.github.io/raster/v2.0.0/schema.json",
+            "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+        ],
+        "id": "S2B_MSIL2A_20240814T022319_N0511_R103_T49MDN_20240814T051320",
+        "collection": "sentinel-2-l2a",
+        "bbox": [110.09, -8.14, 111.08, -7.23],
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[110.09, -8.14], [111.08, -8.14], [111.08, -7.23], [110.09, -8.14]]],
+        },
+        "properties": {
+            "datetime": "2024-08-14T02:23:19.024000Z",
+            "eo:cloud_cover": 3.2,
+            "processing:version": "05.11",
+            "s2:processing_baseline": "05.11",
+        },
+        "links": [],
+        "assets": assets,
+    }
+    return pystac.Item.from_dict(data, migrate=False)
+
+
+def test_cdse_epsg_comes_from_the_assets() -> None:
+    scene = parse_item(cdse_item(epsg=32749))
+    assert scene.epsg == 32749
+    assert scenes_table([scene])["epsg"].tolist() == [32749]
+
+
+def test_item_level_projection_outranks_the_assets() -> None:
+    item = cdse_item(epsg=32749)
+    item.properties["proj:code"] = "EPSG:32750"
+    assert parse_item(item).epsg == 32750
+
+
+def test_cdse_assets_in_different_projections_are_an_error() -> None:
+    item = cdse_item(epsg=32749)
+    item.assets["B08_10m"].extra_fields["proj:code"] = "EPSG:32750"
+    with pytest.raises(StacError, match="different projections"):
+        parse_item(item)
+
+
+@pytest.mark.parametrize(
+    ("band", "href_end"),
+    [
+        ("red", "/R10m/T49MDN_B04_10m.jp2"),
+        ("blue", "/R10m/T49MDN_B02_10m.jp2"),
+        ("swir16", "/R20m/T49MDN_B11_20m.jp2"),
+        ("scl", "/R20m/T49MDN_SCL_20m.jp2"),
+    ],
+)
+def test_cdse_keys_map_to_the_finest_resolution(band: str, href_end: str) -> None:
+    assert parse_item(cdse_item()).hrefs[band].endswith(href_end)
+
+
+def test_cdse_non_band_assets_are_not_bands() -> None:
+    expected = {"blue", "green", "red", "nir", "swir16", "swir22", "scl"}
+    assert set(band_assets(cdse_item())) == expected
+
+
+def test_cdse_asset_scale_offset_is_the_radiometry() -> None:
+    scale, offset, rule = radiometry(cdse_item(offset=-0.1))
+    assert (scale, offset) == (pytest.approx(1e-4), pytest.approx(-0.1))
+    assert "STAC 1.1" in rule
+
+
+def test_stac_11_declared_offset_outranks_the_baseline() -> None:
+    # Baseline 05.11 alone would mean -0.1; the catalogue says the shift is already removed.
+    item = cdse_item(offset=0.0)
+    assert radiometry(item)[1] == 0.0
+
+
+def test_stac_11_band_entry_overrides_its_asset() -> None:
+    item = cdse_item(offset=-0.1)
+    for asset in item.assets.values():
+        if "raster:scale" in asset.extra_fields:
+            asset.extra_fields["bands"][0].update({"scale": 0.0001, "offset": 0.0})
+    assert radiometry(item)[1] == 0.0
+
+
+def test_stac_11_disagreeing_bands_are_an_error() -> None:
+    item = cdse_item(offset=-0.1)
+    item.assets["B08_10m"].extra_fields["raster:offset"] = 0.0
+    with pytest.raises(RadiometryError, match="different STAC 1.1"):
+        radiometry(item)
+
+
+def test_cdse_item_without_declared_radiometry_falls_back_on_the_baseline() -> None:
+    scale, offset, rule = radiometry(cdse_item(offset=None))
+    assert offset == pytest.approx(-0.1)
+    assert "05.11" in rule

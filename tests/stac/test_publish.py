@@ -18,7 +18,7 @@ from stac.publish import (
     write_unit_item,
 )
 
-UNIT = "32749_x+0021_y+0446"
+UNIT = "32749_x0021_y0446"
 RASTER = "https://stac-extensions.github.io/raster/v1.1.0/schema.json"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
 PROCESSING = "https://stac-extensions.github.io/processing/v1.2.0/schema.json"
@@ -69,7 +69,8 @@ def item(tmp_path: Path) -> dict:
     [
         # float index: NaN nodata is spelled "nan" in JSON; stored values are the values
         ("ndvi", [{"data_type": "float32", "nodata": "nan"}]),
-        ("built_up", [{"data_type": "uint8", "nodata": 255}]),
+        # built-up percent in uint8: value (a fraction) = stored x 1/100
+        ("built_up", [{"data_type": "uint8", "nodata": 255, "scale": 0.01}]),
         ("clear_count", [{"data_type": "uint8"}]),  # every count is a value, no nodata
         # reflectance x 10000 in uint16: value = stored x 1/10000
         ("rgb", [{"data_type": "uint16", "nodata": 0, "scale": 0.0001}] * 3),
@@ -114,7 +115,7 @@ def test_item_without_rasters_declares_no_raster_extension(tmp_path: Path) -> No
 
 def test_collection_extent_is_the_union_of_its_items(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog"
-    other = "32749_x+0022_y+0446"
+    other = "32749_x0022_y0446"
     _write(catalog, "2022", {})
     _write(catalog, "2023", {})
     _write(catalog, "2023", {}, unit=other)

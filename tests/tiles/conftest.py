@@ -6,7 +6,7 @@ Layout built in a temporary folder:
   8 desa of Sleman; polygons from ``shared/data/boundaries/desa_kel_34_diy.parquet``) x two
   periods ``2023`` and ``2024``, with seeded statistics columns; the ``_change`` columns are
   NaN in 2023, and Semaki has no built-up fraction in 2024 (a village without a value).
-* ``composites/<period>/``: ndvi/ndbi/mndwi/bsi float32 (NaN nodata), built_up uint8,
+* ``composites/<period>/``: ndvi/ndbi/mndwi/bsi float32 (NaN nodata), built_up uint8 (percent),
   clear_count uint8 and rgb uint16 COGs in EPSG:32749 at 20 m with overviews (rio-cogeo).
 * ``indicators/idm.parquet``: the real IDM 2024 rows of the 8 desa (kelurahan have none);
   ``indicators/poverty.parquet``: real 2021 kab/kota poverty rows (4-digit codes).
@@ -63,7 +63,7 @@ INDICES = ("ndvi", "ndbi", "mndwi", "bsi")
 RES = 20.0
 UTM = "EPSG:32749"
 #: The one work unit of the hand-built products (docs/products.md layout).
-UNIT = "32749_x+0021_y+0446"
+UNIT = "32749_x0021_y0446"
 
 
 def write_cog(path: Path, data: np.ndarray, *, transform, nodata) -> None:
@@ -146,7 +146,7 @@ def build_products(root: Path, shared: Path) -> Path:
             value = value.astype("float32")[None]
             value[:, :40, :40] = np.nan  # a corner without data
             write_cog(folder / f"{name}.tif", value, transform=transform, nodata=np.nan)
-        built = (np.sin(9 * xx) * np.cos(7 * yy) > 0.2).astype("uint8")[None]
+        built = np.clip(50 + 60 * np.sin(9 * xx) * np.cos(7 * yy), 0, 100).astype("uint8")[None]
         built[:, :40, :40] = 255
         write_cog(folder / "built_up.tif", built, transform=transform, nodata=255)
         clear = rng.integers(0, 30, (1, height, width)).astype("uint8")

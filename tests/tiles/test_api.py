@@ -91,7 +91,7 @@ def test_categorical_layer_keeps_natural_order(layers: dict[str, dict]) -> None:
     assert layer["legend"][-1]["counts"]["2024"] == len(KELURAHAN)
 
 
-@pytest.mark.parametrize("name", ["ndvi", "ndbi", "mndwi", "bsi", "clear_count"])
+@pytest.mark.parametrize("name", ["ndvi", "ndbi", "mndwi", "bsi", "built_up", "clear_count"])
 def test_raster_layer_range_and_stops_follow_the_registry(
     layers: dict[str, dict], name: str
 ) -> None:
@@ -102,10 +102,8 @@ def test_raster_layer_range_and_stops_follow_the_registry(
     assert [e["value"] for e in layer["legend"]] == pytest.approx(np.linspace(lo, hi, 5))
 
 
-def test_true_colour_and_class_layers_have_their_legends(layers: dict[str, dict]) -> None:
+def test_true_colour_has_no_legend(layers: dict[str, dict]) -> None:
     assert layers["raster.rgb"]["legend"] == []
-    classes = [(e["value"], e["label"]) for e in layers["raster.built_up"]["legend"]]
-    assert classes == [(1, "built-up"), (0, "not built-up")]
 
 
 def test_statistic_columns_take_registry_titles(layers: dict[str, dict]) -> None:

@@ -125,3 +125,43 @@ def test_village_returns_the_written_row(run_client: TestClient, villages) -> No
         assert set(served) == set(written.index)
         mismatched = [c for c, v in written.items() if not _same(served[c], v)]
         assert not mismatched, mismatched
+
+
+def test_an_index_added_in_the_registry_only_is_computed_written_and_served(
+    tmp_path_factory: pytest.TempPathFactory, run_products: Path
+) -> None:
+    """Issue 6: one registration; the run computes and writes it, tiles lists and draws it."""
+    from geo.products import INDEX_STATISTICS, Product, normalized_difference
+    from tiles.app import create_app
+    from tiles.settings import TilesSettings
+    from workflows.run import RunConfig, run
+
+    ndmi = Product(
+        name="ndmi", title="NDMI (moisture)", title_id="NDMI (kelembapan)",
+        description="Normalized Difference Moisture Index (Gao 1996)",
+        inputs=("nir", "swir16"), formula=normalized_difference, valid_range=(-1.0, 1.0),
+        colormap="viridis", rescale=((-0.5, 0.5),),
+        statistics={f"ndmi_{s}": s for s in INDEX_STATISTICS}, label="NDMI",
+    )  # fmt: skip
+    registry = PRODUCTS.register(ndmi)
+    root = run_products.parent
+    out = tmp_path_factory.mktemp("ndmi") / "products"
+    run(
+        RunConfig(
+            stac=str(root / "sim" / "scenes"), boundaries=root / "boundaries.parquet", out=out,
+            start=START, end=END, max_cloud=80, progress=False,
+        ),
+        products=registry,
+    )  # fmt: skip
+    table = gpd.read_parquet(out / "villages.parquet")
+    assert table["ndmi_mean"].notna().all()
+    client = TestClient(create_app(TilesSettings(products_dir=out), products=registry))
+    layers = {layer["id"]: layer for layer in client.get("/layers").json()}
+    assert layers["raster.ndmi"]["title"] == "NDMI (moisture)"
+    assert "choropleth.ndmi_mean" in layers
+    west, south, east, north = table.total_bounds
+    z, x, y = tile_of((west + east) / 2, (south + north) / 2, 14)
+    response = client.get(f"/layers/raster.ndmi/2022/tiles/{z}/{x}/{y}.png")
+    assert response.status_code == 200
+    rgba = png(response.content)
+    assert rgba[3].any()  # drawn where the unit has data

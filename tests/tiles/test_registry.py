@@ -16,7 +16,13 @@ import rasterio
 from fastapi.testclient import TestClient
 from rio_tiler.colormap import cmap
 
-from geo.products import PRODUCTS, Product, ProductRegistry, normalized_difference
+from geo.products import (
+    BUILT_UP_METHODS,
+    PRODUCTS,
+    Product,
+    ProductRegistry,
+    normalized_difference,
+)
 from tests.tiles.conftest import UNIT, png, tile_of, write_cog
 from tiles.app import create_app
 from tiles.settings import TilesSettings
@@ -120,7 +126,7 @@ def test_default_registry_does_not_serve_it(with_ndmi: Path, products_dir: Path)
 
 def test_class_legend_comes_from_the_registry(products_dir: Path) -> None:
     relabelled = PRODUCTS.register(
-        replace(PRODUCTS["built_up"], classes={1: "terbangun", 0: "lainnya"}),
+        replace(BUILT_UP_METHODS["rule"], classes={1: "terbangun", 0: "lainnya"}),
         replace=True,
     )
     legend = _client(products_dir, relabelled).get("/layers/raster.built_up/2024/legend.json")

@@ -34,3 +34,14 @@ def tiny_scenes(tmp_path_factory: pytest.TempPathFactory, tiny_villages: Path) -
         seed=3,
         progress=False,
     )
+
+
+@pytest.fixture
+def inprocess_client():
+    """A Dask client whose worker runs in this process, so monkeypatches reach the units."""
+    from distributed import Client
+
+    with Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address="127.0.0.1:0"
+    ) as client:
+        yield client

@@ -28,7 +28,7 @@ def test_text_output_lists_units(diy_file: Path, capsys: pytest.CaptureFixture[s
     assert "units:      6; villages per unit" in out
     assert "438 villages" in out
     assert "assumed: 40 per year" in out
-    assert "32749_x+0009_y+0222" in out
+    assert "32749_x0009_y0222" in out
     assert "100 worker(s)" in out
 
 
@@ -64,8 +64,8 @@ def test_throughput_from_fake_quality_json(
     diy_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     units = [
-        {"unit": "32749_x+0021_y+0445", "pixels": 4_000_000, "scenes": 30, "seconds": 50.0},
-        {"unit": "32749_x+0021_y+0446", "pixels": 2_000_000, "scenes": 30, "seconds": 40.0},
+        {"unit": "32749_x0021_y0445", "pixels": 4_000_000, "scenes": 30, "seconds": 50.0},
+        {"unit": "32749_x0021_y0446", "pixels": 2_000_000, "scenes": 30, "seconds": 40.0},
     ]
     (tmp_path / "quality.json").write_text(json.dumps({"units": units}))
     assert throughput_from_run(tmp_path) == pytest.approx(180e6 / 90.0)

@@ -156,7 +156,7 @@ def test_rerun_recomputes_nothing(products: Path, tiny_scenes, tiny_villages) ->
 
 
 def test_interrupted_run_resumes_to_the_same_table(
-    tmp_path: Path, products: Path, tiny_scenes, tiny_villages, monkeypatch
+    tmp_path: Path, products: Path, tiny_scenes, tiny_villages, monkeypatch, inprocess_client
 ) -> None:
     real = stac.publish.write_unit_item
     calls = []
@@ -170,7 +170,7 @@ def test_interrupted_run_resumes_to_the_same_table(
     monkeypatch.setattr("workflows.unit.write_unit_item", crash_on_second)
     out = tmp_path / "p"
     with pytest.raises(OSError, match="disk full"):
-        run(_config(tiny_scenes, tiny_villages, out))
+        run(_config(tiny_scenes, tiny_villages, out), client=inprocess_client)
     assert not (out / "villages.parquet").exists()
     assert not list(out.rglob(".*.tmp"))
     monkeypatch.setattr("workflows.unit.write_unit_item", real)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workflows.cli.run import add_cluster_options
+from workflows.cli.run import add_built_up_option, add_cluster_options
 
 __all__ = ["register"]
 
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="number of simulated villages without --boundaries",
     )
     p.add_argument("--seed", type=int, default=0)
+    add_built_up_option(p)
     add_cluster_options(p)
     p.set_defaults(func=_demo)
 
@@ -59,7 +60,9 @@ def _demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             scheduler=args.scheduler,
             workers=args.workers,
+            tile_size=args.tile_size,
             progress=args.progress,
+            built_up=args.built_up,
         )
     )
     out = result.out
@@ -70,9 +73,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"quality:    {out / 'quality.json'}")
     print(f"truth:      {out / 'truth.parquet'}")
     print(
-        f"recovery: built_up_fraction MAE {rec.mae:.4f} (max {rec.max_abs_error:.3f}, "
-        f"{rec.n_missing} missing); change sign right for {rec.sign_agreement:.1%} of "
-        f"{rec.n_changed} villages with planted change > 0.10"
+        f"recovery ({args.built_up}): built_up_fraction MAE {rec.mae:.4f} "
+        f"(max {rec.max_abs_error:.3f}, {rec.n_missing} missing); change sign right for "
+        f"{rec.sign_agreement:.1%} of {rec.n_changed} villages with planted change > 0.10"
     )
     print(
         f"periods computed {result.computed or '-'}, reused {result.skipped or '-'}; "

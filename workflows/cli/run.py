@@ -9,7 +9,14 @@ __all__ = ["register"]
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
-    """--scheduler/--workers/--no-progress, shared by run and demo."""
+    """--scheduler/--workers/--tile-size/--no-progress, shared by run and demo."""
+    p.add_argument(
+        "--tile-size",
+        type=int,
+        metavar="PX",
+        help="work-unit tile side in pixels, a multiple of 256 "
+        "(default PANTAU_WORKFLOW_TILE_SIZE, 2048; see docs/scale.md)",
+    )
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -22,6 +29,21 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
         help="local worker processes (default: one in-process worker, a thread per core)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def add_built_up_option(p: argparse.ArgumentParser) -> None:
+    """--built-up METHOD, shared by run and demo."""
+    from geo.products import BUILT_UP_METHODS
+    from geo.unmixing import DEFAULT_METHOD
+
+    p.add_argument(
+        "--built-up",
+        dest="built_up",
+        choices=tuple(BUILT_UP_METHODS),
+        default=DEFAULT_METHOD,
+        help=f"built-up method (default {DEFAULT_METHOD}, best on held-out real spectra; "
+        "'unmixing' is its alias; 'rule' is the old 0/1 index rule, for comparison)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,13 +81,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--collection", help="STAC collection (default per source)")
     p.add_argument("--code-column", help="column with the village code (default: detect)")
     p.add_argument("--name-column", help="column with the village name (default: detect)")
+    p.add_argument(
+        "--reference",
+        choices=("esa-worldcover", "io-lulc-annual-v02"),
+        help="also compute reference land-cover shares per village (lc_*_fraction) and their "
+        "agreement with built_up_fraction in quality.json",
+    )
+    p.add_argument(
+        "--reference-stac",
+        metavar="SRC",
+        help="where the reference collection is: planetary-computer (default), a STAC API "
+        "URL or a local catalog folder",
+    )
+    p.add_argument(
+        "--publish",
+        action="store_true",
+        help="with --stac URL: upsert the product collection and items into that STAC API "
+        "(Transactions extension) as each unit is committed; unchanged items are not resent",
+    )
+    add_built_up_option(p)
     add_cluster_options(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from workflows.errors import WorkflowError
     from workflows.run import RunConfig, run
 
+    if args.publish and not args.stac.startswith(("http://", "https://")):
+        raise WorkflowError(
+            f"--publish needs --stac URL, the STAC API to publish into; got --stac {args.stac}"
+        )
+    if args.reference_stac and not args.reference:
+        raise WorkflowError("--reference-stac needs --reference esa-worldcover|io-lulc-annual-v02")
     result = run(
         RunConfig(
             stac=args.stac,
@@ -81,7 +129,12 @@ def _run(args: argparse.Namespace) -> int:
             collection=args.collection,
             scheduler=args.scheduler,
             workers=args.workers,
+            tile_size=args.tile_size,
             progress=args.progress,
+            reference=args.reference,
+            reference_stac=args.reference_stac,
+            built_up=args.built_up,
+            publish=args.publish,
         )
     )
     print(

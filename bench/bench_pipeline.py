@@ -2,10 +2,13 @@
 
 Same simulated Sentinel-2 stack (>= 5,000 x 5,000 px at 10 m, >= 1,000 villages), same
 scenes, same machine, same run. Each side runs in its own process so that peak memory
-(max RSS) is measured per side. Prints both times, peak memory, the ratio, and the largest
-difference between the two sides' statistics.
+(max RSS) is measured per side. A third process only decodes every pixel the run needs (each
+band of each scene over the villages' extent, threads = cores): the decode floor. Prints the
+times, peak memory, the ratios to the analyst and to the decode floor, where pantau's time
+goes per stage (from quality.json), and the largest difference between the two tables.
+Both sides compute the built-up rule (``--built-up rule``), so they do the same work.
 
-    python bench/pipeline.py [--workdir bench/out] [--villages 1000] [--size-km 50]
+    python bench/bench_pipeline.py [--workdir bench/out] [--villages 1000] [--size-km 50]
 
 The analyst's script: odc-stac load -> SCL mask -> per-scene offset -> xarray median per
 year -> indices -> one GeoTIFF per index -> exactextract per index and year (mean, median,
@@ -71,8 +74,49 @@ def run_pantau(workdir: Path) -> None:
             end=END,
             max_cloud=MAX_CLOUD,
             progress=False,
+            built_up="rule",  # what the analyst computes
         )
     )
+
+
+def run_decode(workdir: Path) -> None:
+    """Decode every pixel pantau read: each needed band of each used scene, over the area."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import geopandas as gpd
+    import pystac
+    import rasterio
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import from_bounds
+
+    from geo.products import with_built_up
+
+    quality = json.loads((workdir / "pantau" / "quality.json").read_text())
+    used = {s["id"] for p in quality["periods"] for s in p["scenes"]} - set(
+        quality["scenes_excluded"]
+    )
+    catalog = pystac.Catalog.from_file(str(workdir / "scenes" / "catalog.json"))
+    bands = (*with_built_up("rule").bands, "scl")
+    bounds = gpd.read_parquet(workdir / "villages_input.parquet").total_bounds
+    hrefs = [
+        item.assets[b].get_absolute_href()
+        for item in catalog.get_items(recursive=True)
+        if item.id in used
+        for b in bands
+    ]
+
+    def decode(href: str) -> int:
+        with rasterio.open(href) as src:
+            box = transform_bounds("EPSG:4326", src.crs, *bounds)
+            window = from_bounds(*box, transform=src.transform).intersection(
+                rasterio.windows.Window(0, 0, src.width, src.height)
+            )
+            return int(src.read(1, window=window).size)
+
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        pixels = sum(pool.map(decode, hrefs))
+    (workdir / "decode.json").write_text(json.dumps({"pixels": pixels, "files": len(hrefs)}))
 
 
 def run_analyst(workdir: Path) -> None:
@@ -191,7 +235,7 @@ def main() -> int:
     parser.add_argument("--villages", type=int, default=1000)
     parser.add_argument("--size-km", type=float, default=50.0)
     parser.add_argument("--scenes-per-year", type=int, default=4)
-    parser.add_argument("--role", choices=("prepare", "pantau", "analyst"))
+    parser.add_argument("--role", choices=("prepare", "pantau", "analyst", "decode"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.role == "prepare":
@@ -204,6 +248,10 @@ def main() -> int:
     if args.role == "analyst":
         run_analyst(args.workdir)
         _record_peak(args.workdir, "analyst")
+        return 0
+    if args.role == "decode":
+        run_decode(args.workdir)
+        _record_peak(args.workdir, "decode")
         return 0
 
     subprocess.run(
@@ -228,9 +276,8 @@ def main() -> int:
     shutil.rmtree(args.workdir / "pantau", ignore_errors=True)
     pantau_s, pantau_mb = _child("pantau", args.workdir)
     analyst_s, analyst_mb = _child("analyst", args.workdir)
-    ours = pd.concat(
-        pd.read_parquet(p) for p in sorted((args.workdir / "pantau" / "stats").glob("*.parquet"))
-    )
+    decode_s, _ = _child("decode", args.workdir)
+    ours = pd.read_parquet(args.workdir / "pantau" / "villages.parquet").drop(columns="geometry")
     theirs = pd.read_parquet(args.workdir / "analyst.parquet")
     m = ours.merge(theirs, on=["kode", "period"], suffixes=("", "_a"))
     cols = [c for c in theirs.columns if c not in ("kode", "period")]
@@ -246,7 +293,21 @@ def main() -> int:
     )
     print(f"pantau run : {pantau_s:8.1f} s   peak RSS {pantau_mb:8.0f} MB")
     print(f"analyst    : {analyst_s:8.1f} s   peak RSS {analyst_mb:8.0f} MB")
+    decoded = json.loads((args.workdir / "decode.json").read_text())
+    mpx, files = decoded["pixels"] / 1e6, decoded["files"]
+    print(f"decode only: {decode_s:8.1f} s   ({mpx:.0f} Mpx in {files} files)")
     print(f"ratio analyst/pantau: {analyst_s / pantau_s:.2f}x")
+    print(f"ratio pantau/decode floor: {pantau_s / decode_s:.2f}x")
+    units = json.loads((args.workdir / "pantau" / "quality.json").read_text())["units"]
+    stages: dict[str, float] = {}
+    for u in units:
+        for name, sec in u.get("stages", {}).items():
+            stages[name] = stages.get(name, 0.0) + sec
+    print(
+        f"pantau stages over {len(units)} unit-periods (s; cog_encode and statistics are "
+        "thread-seconds inside cogs_and_statistics): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+    )
     worst = max(diffs, key=diffs.get)
     print(
         f"largest statistic difference: {diffs[worst]:.2e} ({worst}); "

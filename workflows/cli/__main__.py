@@ -1,0 +1,7 @@
+"""``python -m workflows.cli``: the ``pantau`` command."""
+
+import sys
+
+from workflows.cli import main
+
+sys.exit(main())
