@@ -18,7 +18,7 @@ from rasterio.io import MemoryFile
 
 from geo.atomic import atomic_target
 
-__all__ = ["write_cog"]
+__all__ = ["cog_options", "write_cog"]
 
 # tile (block) size in pixels, as docs/products.md promises
 _BLOCK = 512
@@ -88,20 +88,32 @@ def write_cog(
                 ds.build_overviews(factors, Resampling[resampling])
         with mem.open() as src, atomic_target(path) as tmp:
             rasterio.shutil.copy(
-                src,
-                tmp,
-                driver="COG",
-                # zstd level 1: ~2x faster to write than deflate on noisy bands for a few
-                # percent more bytes, and ~25% faster to decode
-                COMPRESS="ZSTD",
-                LEVEL="1",
-                PREDICTOR="3" if floating else "2",
-                BLOCKSIZE=str(_BLOCK),
-                OVERVIEWS="FORCE_USE_EXISTING" if factors else "NONE",
-                NUM_THREADS="ALL_CPUS",
-                BIGTIFF="IF_SAFER",
+                src, tmp, **cog_options(floating=floating, overviews=bool(factors))
             )
     return path
+
+
+def cog_options(*, floating: bool, overviews: bool | str) -> dict[str, str]:
+    """GDAL COG driver options of every COG Pantau writes (one place for all writers).
+
+    zstd level 1: ~2x faster to write than deflate on noisy bands for a few percent more
+    bytes, and ~25% faster to decode. ``overviews``: True to keep the overviews built in
+    memory, False for none, or a resampling name to let the driver build them.
+    """
+    options = {
+        "driver": "COG",
+        "COMPRESS": "ZSTD",
+        "LEVEL": "1",
+        "PREDICTOR": "3" if floating else "2",
+        "BLOCKSIZE": str(_BLOCK),
+        "NUM_THREADS": "ALL_CPUS",
+        "BIGTIFF": "IF_SAFER",
+    }
+    if isinstance(overviews, str):
+        options.update(OVERVIEWS="AUTO", RESAMPLING=overviews.upper())
+    else:
+        options["OVERVIEWS"] = "FORCE_USE_EXISTING" if overviews else "NONE"
+    return options
 
 
 def _overview_factors(height: int, width: int) -> list[int]:

@@ -32,6 +32,7 @@ from rasterio.windows import bounds as window_bounds
 from rasterio.windows import transform as window_transform
 
 from geo.atomic import atomic_target, temporary_sibling
+from geo.cog import cog_options
 from geo.errors import GeoError
 from geo.products import Product
 
@@ -254,15 +255,7 @@ def build_overview(
             rasterio.shutil.copy(
                 built,
                 tmp,
-                driver="COG",
-                COMPRESS="ZSTD",
-                LEVEL="1",
-                PREDICTOR="3" if floating else "2",
-                BLOCKSIZE=str(_BLOCK),
-                OVERVIEWS="AUTO",
-                RESAMPLING=product.overview_resampling.upper(),
-                NUM_THREADS="ALL_CPUS",
-                BIGTIFF="IF_SAFER",
+                **cog_options(floating=floating, overviews=product.overview_resampling),
             )
     finally:
         staging.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ runs, periods and reruns line up and resume by unit id (odc-stats' ``GridSpec`` 
   |index| < 10,000, and parsed back by :func:`parse_unit_id` (``geo.unit_ids``).
 * **Home tile**: the tile containing the village's ``representative_point()`` (a point
   always inside the polygon) in its zone's CRS. Each village has exactly one home tile.
-* **Unit grid**: the tile grown to the full bounds of its home villages, snapped outward to
+* **Unit grid**: the bounds of its home villages (not the rest of the tile), snapped out to
   the zone's pixel grid. A village crossing a tile edge is summarised whole, on one grid,
   with exact coverage weights; the extra pixels are shared with the neighbouring unit, never
   a second summary. Because every unit grid has the same pixel alignment, a village gets the
@@ -171,12 +171,13 @@ def _unit(
     epsg: int, ix: int, iy: int, rows: pd.DataFrame, *, tile_size: int, resolution: float
 ) -> Unit:
     tile = tile_geobox(epsg, ix, iy, tile_size=tile_size, resolution=resolution)
-    t = tile.extent.boundingbox
+    # The grid covers the unit's home villages, not the whole tile: the tile only decides
+    # which villages are home (pixels outside every village are never computed).
     bounds = (
-        min(t.left, float(rows["x0"].min())),
-        min(t.bottom, float(rows["y0"].min())),
-        max(t.right, float(rows["x1"].max())),
-        max(t.top, float(rows["y1"].max())),
+        float(rows["x0"].min()),
+        float(rows["y0"].min()),
+        float(rows["x1"].max()),
+        float(rows["y1"].max()),
     )
     geobox = _snapped_geobox(bounds, epsg, resolution)
     g = geobox.geographic_extent.boundingbox

@@ -7,6 +7,7 @@ the same scenes).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pystac
 from odc.geo.geobox import GeoBox
 from odc.geo.geom import box
+from rasterio.errors import NotGeoreferencedWarning
 
 from geo.plausibility import scene_plausibility
 from geo.tiling import utm_epsg
@@ -50,7 +52,9 @@ def check_scene(
         groupby="id",
         patch_url=patch_url,
     )
-    with dask.config.set(scheduler="sync"):
+    # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced
+    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         ds = stack.data.compute()
     s, o = stack.scale[0], stack.offset[0]
     red = ds["red"].values[0].astype(np.float32)

@@ -248,6 +248,26 @@ def test_cli_lists_products_of_a_period(stac_server, api_run, capsys) -> None:
     assert all("\t2022\t" in line for line in lines[:-1]) and len(lines) > 1
 
 
+def test_pantau_search_finds_products_by_collection_and_period(
+    stac_server, api_run, capsys
+) -> None:
+    _, through_api = api_run
+    load_catalog(stac_server.url, through_api / "catalog")
+    capsys.readouterr()
+    code = main([
+        "search", "--stac", stac_server.url + "/", "--collection", PRODUCTS,
+        "--bbox", "-180", "-90", "180", "90", "--period", "2021", "--json",
+    ])  # fmt: skip
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    local = [
+        json.loads(p.read_text())
+        for p in (through_api / "catalog" / "items" / "2021").glob("*.json")
+    ]
+    assert {r["id"] for r in rows} == {i["id"] for i in local}
+    assert all(r["period"] == "2021" and r["sources"] > 0 for r in rows)
+
+
 # --- stac-api-validator -------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from stac.errors import StacError
 from stac.parse import parse_items, scenes_table
+from stac.publish import COLLECTION_ID
 from stac.search import BBox, search_scenes
 from stac.settings import StacSettings
 from stac.source import resolve_source
@@ -45,8 +46,12 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--region", metavar="CODE", help="with --boundaries: Kemendagri code prefix, e.g. 34.71"
     )
-    p.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
-    p.add_argument("--end", required=True, help="last day (included), YYYY-MM-DD")
+    p.add_argument("--start", help="first day, YYYY-MM-DD (scenes)")
+    p.add_argument("--end", help="last day (included), YYYY-MM-DD (scenes)")
+    p.add_argument(
+        "--period",
+        help=f"with --collection {COLLECTION_ID}: the product period, e.g. 2022 or 2022-Q1",
+    )
     p.add_argument("--max-cloud", type=float, default=30.0, help="max eo:cloud_cover, percent")
     p.add_argument("--max-items", type=int, help="cap on scenes (default PANTAU_STAC_MAX_ITEMS)")
     fmt = p.add_mutually_exclusive_group()
@@ -62,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
     settings = StacSettings()
     source = resolve_source(args.stac, collection=args.collection, settings=settings)
     bbox = args.bbox or boundaries_bbox(args.boundaries, region=args.region)
+    if args.collection == COLLECTION_ID:
+        return _products(args, source.url_or_path, bbox, settings)
+    if args.period:
+        raise StacError(f"--period is for Pantau products: add --collection {COLLECTION_ID}")
+    if not (args.start and args.end):
+        raise StacError("give the dates of the scenes with --start and --end")
     items = search_scenes(
         source,
         bbox=bbox,
@@ -79,6 +90,36 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(table[_TABLE].to_string(index=False) if len(table) else "no scenes found")
         print(f"{len(table)} scene(s) from {source}", file=sys.stderr)
+    return 0
+
+
+def _products(args: argparse.Namespace, api: str, bbox: BBox, settings: StacSettings) -> int:
+    """Pantau's product items in a STAC API, by period and area, with their lineage."""
+    from stac.api_items import search_items
+
+    if not api.startswith(("http://", "https://")):
+        raise StacError("products are searched in a STAC API: give --stac http://HOST:PORT/")
+    found = search_items(
+        api, collection=COLLECTION_ID, period=args.period, bbox=bbox,
+        max_items=args.max_items, settings=settings,
+    )  # fmt: skip
+    rows = [
+        {
+            "id": i["id"],
+            "unit": i["properties"].get("pantau:unit"),
+            "period": i["properties"].get("pantau:period"),
+            "sources": sum(1 for ln in i.get("links", []) if ln.get("rel") == "derived_from"),
+        }
+        for i in found
+    ]
+    table = pd.DataFrame(rows, columns=["id", "unit", "period", "sources"])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.csv:
+        table.to_csv(sys.stdout, index=False)
+    else:
+        print(table.to_string(index=False) if len(table) else "no products found")
+        print(f"{len(table)} product item(s) from {api}", file=sys.stderr)
     return 0
 
 
