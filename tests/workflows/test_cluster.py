@@ -143,10 +143,10 @@ def test_diy_one_large_tile_gives_the_same_table(
 def test_diy_on_a_loopback_cluster_with_small_tiles(
     diy: Path, boundaries: Path, tmp_path: Path, cluster: str
 ) -> None:
-    """Kota Yogyakarta (3471) of the DIY demo scenes, 512 px tiles, two 4 GB workers."""
+    """Kota Yogyakarta (3471) of the DIY demo scenes, 256 px tiles, two 4 GB workers."""
     before = _workers(cluster)
     config = _diy_config(
-        diy, boundaries, tmp_path / "c", tile_size=512, scheduler=cluster, region="3471"
+        diy, boundaries, tmp_path / "c", tile_size=256, scheduler=cluster, region="3471"
     )
     result = run(config)
     assert len(result.units) >= 6
