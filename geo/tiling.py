@@ -16,7 +16,7 @@ runs, periods and reruns line up and resume by unit id (odc-stats' ``GridSpec`` 
   |index| < 10,000, and parsed back by :func:`parse_unit_id` (``geo.unit_ids``).
 * **Home tile**: the tile containing the village's ``representative_point()`` (a point
   always inside the polygon) in its zone's CRS. Each village has exactly one home tile.
-* **Unit grid**: the bounds of its home villages (not the rest of the tile), snapped out to
+* **Unit grid**: the tile grown to the full bounds of its home villages, snapped outward to
   the zone's pixel grid. A village crossing a tile edge is summarised whole, on one grid,
   with exact coverage weights; the extra pixels are shared with the neighbouring unit, never
   a second summary. Because every unit grid has the same pixel alignment, a village gets the
@@ -171,13 +171,16 @@ def _unit(
     epsg: int, ix: int, iy: int, rows: pd.DataFrame, *, tile_size: int, resolution: float
 ) -> Unit:
     tile = tile_geobox(epsg, ix, iy, tile_size=tile_size, resolution=resolution)
-    # The grid covers the unit's home villages, not the whole tile: the tile only decides
-    # which villages are home (pixels outside every village are never computed).
+    # The grid is the whole tile grown to its home villages: unit grids then share the tile
+    # corners, so their internal overviews line up and mosaics show no seam at zooms that
+    # read them (grids over the villages' bounds alone computed 2.4x fewer pixels on the bench
+    # stack but left seams at z14-15; docs/scale.md).
+    t = tile.extent.boundingbox
     bounds = (
-        float(rows["x0"].min()),
-        float(rows["y0"].min()),
-        float(rows["x1"].max()),
-        float(rows["y1"].max()),
+        min(t.left, float(rows["x0"].min())),
+        min(t.bottom, float(rows["y0"].min())),
+        max(t.right, float(rows["x1"].max())),
+        max(t.top, float(rows["y1"].max())),
     )
     geobox = _snapped_geobox(bounds, epsg, resolution)
     g = geobox.geographic_extent.boundingbox
