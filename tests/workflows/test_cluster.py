@@ -1,8 +1,8 @@
 """On an existing Dask cluster, for real: `dask scheduler` + `dask worker` processes on loopback.
 
 The DI Yogyakarta demo (438 real village polygons, simulated scenes) runs with the default
-tiles (many units), with one large tile, and on a loopback cluster of two 4 GB workers with
-small tiles: the three tables agree to 1e-6 on every statistic of every village. A worker
+tiles (many units), with larger tiles (fewer units), and on a loopback cluster of two 4 GB
+workers with small tiles: the tables agree to 1e-6 on every statistic of every village. A worker
 killed while it computes a unit is replaced, the unit runs again, and the table is the same.
 """
 
@@ -132,12 +132,23 @@ def test_diy_demo_covers_every_village_in_many_units(diy: Path, boundaries: Path
     assert recovery["n_missing"] == 0, recovery
 
 
-def test_diy_one_large_tile_gives_the_same_table(
-    diy: Path, boundaries: Path, tmp_path: Path
-) -> None:
-    result = run(_diy_config(diy, boundaries, tmp_path / "one", tile_size=16384))
-    assert len(result.units) == 1
-    _same(tmp_path / "one", diy)
+def test_diy_larger_units_give_the_same_table(diy: Path, boundaries: Path, tmp_path: Path) -> None:
+    """4,096 px units (fewer, larger) give the 2,048 px table to 1e-6 for all 438 villages.
+
+    A single unit over all of DI Yogyakarta needs a 16,384 px tile, whose whole-tile grid
+    (268 Mpx) is too large for CI; that comparison was run by hand (docs/scale.md).
+    """
+    result = run(_diy_config(diy, boundaries, tmp_path / "large", tile_size=4096))
+    assert (
+        1
+        < len(result.units)
+        < len(
+            json.loads((diy / "catalog" / "collection.json").read_text())["summaries"][
+                "pantau:unit"
+            ]
+        )
+    )
+    _same(tmp_path / "large", diy)
 
 
 def test_diy_on_a_loopback_cluster_with_small_tiles(
