@@ -41,8 +41,6 @@ def check_scene(
     patch_url: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
     """Does the radiometry the item's metadata implies fit its pixels? (a JSON-able verdict)"""
-    import dask
-
     scene = pystac.Item.from_dict(item)
     stack = load_stack(
         [scene],
@@ -52,10 +50,12 @@ def check_scene(
         groupby="id",
         patch_url=patch_url,
     )
-    # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced
-    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+    # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced.
+    # The scheduler is an argument, never ``dask.config.set``: the config is process-global,
+    # and concurrent tasks on one worker restore each other's values (the distributed one).
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
-        ds = stack.data.compute()
+        ds = stack.data.compute(scheduler="sync")
     s, o = stack.scale[0], stack.offset[0]
     red = ds["red"].values[0].astype(np.float32)
     blue = ds["blue"].values[0].astype(np.float32)

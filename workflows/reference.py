@@ -117,7 +117,6 @@ def reference_columns(
     own nodata) with a local threaded scheduler, then computes exact class shares. A unit no
     item covers gets NaN rows.
     """
-    import dask
 
     ref = get_reference(reference.name)
     if tuple(geobox.shape.yx) != tuple(weights.shape):
@@ -132,8 +131,8 @@ def reference_columns(
         return pd.DataFrame({c: nan.copy() for c in REFERENCE_COLUMNS})
     lazy = load_reference(over, geobox, reference=ref, patch_url=reference.patch_url, chunk=chunk)
     # The threaded scheduler, never the distributed one: a unit runs wholly on its worker.
-    with dask.config.set(scheduler="threads", num_workers=threads):
-        classes = np.asarray(lazy.data.compute())
+    # (an argument, not dask.config.set: that config is process-global across worker threads)
+    classes = np.asarray(lazy.data.compute(scheduler="threads", num_workers=threads))
     shares = class_shares(weights, classes, ref.scheme)
     return pd.DataFrame({c: shares[c] for c in REFERENCE_COLUMNS})
 

@@ -131,7 +131,6 @@ def _coverage(job: UnitJob) -> CoverageWeights:
 
 def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
     """``(band..., count)`` float32 composite of the unit, computed here with local threads."""
-    import dask
     import dask.array as da
 
     bands = (*job.products.bands, "scl")
@@ -148,7 +147,8 @@ def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
     out = np.empty(lazy.shape, dtype=np.float32)
     # The threaded scheduler, never the distributed one: a unit runs wholly on its worker.
     # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced.
-    with warnings.catch_warnings(), dask.config.set(scheduler="threads"):
+    # (an argument, not dask.config.set: that config is process-global across worker threads)
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         da.store(lazy, out, lock=False, scheduler="threads", num_workers=job.threads)
     return out
