@@ -83,13 +83,24 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
     o = np.asarray(offset, dtype=np.float32)[:, None, None]
     count = clear.sum(axis=0)
     n = dn.shape[1]
+    # The median's two sorted positions, as flat indices into a sorted (time, y, x) block:
+    # computed once for every band (a gather by flat index is ~4x faster than
+    # take_along_axis, which builds broadcast index arrays on each call).
+    plane = np.arange(count.size, dtype=np.intp).reshape(count.shape)
+    at_lo = np.clip((count - 1) // 2, 0, n - 1) * count.size + plane
+    at_hi = np.clip(count // 2, 0, n - 1) * count.size + plane
+    del plane
+    hidden = ~clear
+    refl = np.empty(dn.shape[1:], dtype=np.float32)
     # masked observations become +inf: they sort last, and the count picks the median
     for b in range(dn.shape[0]):
-        refl = np.where(clear, dn[b].astype(np.float32) * s + o, np.float32(np.inf))
+        np.multiply(dn[b], s, out=refl, casting="unsafe")
+        refl += o
+        np.copyto(refl, np.float32(np.inf), where=hidden)
         _sort_axis0(refl)
-        lo = np.take_along_axis(refl, np.clip((count - 1) // 2, 0, n - 1)[None], 0)[0]
-        hi = np.take_along_axis(refl, np.clip(count // 2, 0, n - 1)[None], 0)[0]
-        out[b] = (lo + hi) * np.float32(0.5)
+        flat = refl.reshape(-1)
+        np.add(flat[at_lo], flat[at_hi], out=out[b])
+        out[b] *= np.float32(0.5)
     out[:-1, count == 0] = np.nan
     out[-1] = count
     return out

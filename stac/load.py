@@ -4,6 +4,12 @@ Items are normalised to canonical band names first, so the same call loads Earth
 Planetary Computer and local catalogs. Each item's radiometry (scale, offset) comes from
 :func:`stac.parse.radiometry`; items are grouped by it and loaded per group, so every time
 step of the result has exactly one (scale, offset), carried as coordinates.
+
+Coarser bands (Sentinel-2's 20 m SCL and SWIR on a 10 m grid) are read at their own
+resolution and repeated k x k when that is exactly what nearest resampling gives: the band's
+pixels are k whole target pixels wide and both grids share their edges (the items' metadata
+says so). This skips GDAL's warper, which odc-stac uses for any change of resolution, and
+reads k^2 fewer pixels; any other case takes the warped path.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ def load_stack(
         groups[(scale, offset)].append(normalize_item(item, required=bands))
     parts = []
     for (scale, offset), group in groups.items():
-        ds = _odc_load(group, bands, geobox, chunk, groupby, patch_url, resampling)
+        ds = _load_group(group, bands, geobox, chunk, groupby, patch_url, resampling)
         n = ds.sizes["time"]
         ids = _ids_per_time(ds, group, groupby)
         ds = ds.assign_coords(
@@ -78,6 +84,81 @@ def load_stack(
         offset=data["offset"].values.astype(np.float64),
         item_ids=tuple(tuple(s.split(",")) for s in data["item_ids"].values),
     )
+
+
+def _load_group(
+    items: list[pystac.Item],
+    bands: Sequence[str],
+    geobox: GeoBox,
+    chunk: int,
+    groupby: str,
+    patch_url: Callable[[str], str] | None,
+    resampling: str,
+) -> xr.Dataset:
+    """odc-stac's load, with exact-nearest coarse bands read natively and repeated."""
+    factors = _native_factors(items, bands, geobox, chunk) if resampling == "nearest" else {}
+    by_factor: dict[int, list[str]] = defaultdict(list)
+    for band in bands:
+        by_factor[factors.get(band, 1)].append(band)
+    if len(by_factor) == 1 and 1 in by_factor:
+        return _odc_load(items, bands, geobox, chunk, groupby, patch_url, resampling)
+    import dask.array as da
+    from odc.geo.xr import xr_coords
+
+    coords = xr_coords(geobox)
+    parts: dict[str, xr.DataArray] = {}
+    time = None
+    for k, names in sorted(by_factor.items()):
+        grid = geobox if k == 1 else geobox.zoom_out(k)
+        ds = _odc_load(items, names, grid, chunk // k, groupby, patch_url, resampling)
+        time = ds["time"]
+        for name in names:
+            data = ds[name].data
+            if k > 1:
+                data = da.repeat(da.repeat(data, k, axis=1), k, axis=2)
+            parts[name] = xr.DataArray(
+                data, dims=("time", "y", "x"), coords={"time": time, **coords},
+                attrs=ds[name].attrs,
+            )  # fmt: skip
+    out = xr.Dataset({b: parts[b] for b in bands})
+    return out
+
+
+def _native_factors(
+    items: list[pystac.Item], bands: Sequence[str], geobox: GeoBox, chunk: int
+) -> dict[str, int]:
+    """Bands whose every item's pixels are exactly k x k pixels of ``geobox`` (k > 1)."""
+    import odc.stac
+
+    res = geobox.resolution.x
+    if not (res > 0 and geobox.resolution.y == -res and geobox.affine.b == geobox.affine.d == 0):
+        return {}
+    found: dict[str, int] = {}
+    parsed = list(odc.stac.parse_items(items))
+    for band in bands:
+        ks = set()
+        for p in parsed:
+            source = p.bands.get((band, 1))
+            grid = source.geobox if source is not None else None
+            if grid is None or grid.crs != geobox.crs:
+                break
+            a = grid.affine
+            k = a.a / res
+            if not (a.b == a.d == 0 and a.e == -a.a and k == round(k) and k > 1):
+                break
+            ks.add(int(round(k)))
+            step = a.a
+            origin = geobox.affine
+            # both grids' edges on the coarse pixel grid
+            if any((v - w) % step for v, w in ((origin.c, a.c), (origin.f, a.f))):
+                break
+        else:
+            if len(ks) == 1:
+                k = ks.pop()
+                ny, nx = geobox.shape.yx
+                if ny % k == 0 and nx % k == 0 and chunk % k == 0:
+                    found[band] = k
+    return found
 
 
 def _odc_load(

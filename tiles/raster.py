@@ -331,9 +331,12 @@ class RasterTilerFactory(TilerFactory):
             )  # fmt: skip
 
             def read(path: PathLike, *args: Any, **options: Any) -> ImageData:
-                # GDAL options are per thread: set them in the thread that reads
+                # GDAL options are per thread: set them in the thread that reads. The warper's
+                # transformer is exact (tolerance 1e-6 px, not GDAL's approximate 0.125 px):
+                # the approximation anchors on each unit's own window, so two units holding
+                # the same pixels picked different source pixels along their edges.
                 with rasterio.Env(**env), self.reader(str(path), tms=tms) as src:
-                    return src.tile(*args, **options)
+                    return src.tile(*args, vrt_options={"tolerance": 1e-6}, **options)
 
             def render() -> CachedTile:
                 paths = mosaic.sources(

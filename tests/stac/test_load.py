@@ -88,3 +88,38 @@ def test_missing_band_is_a_clear_error(items: list[pystac.Item]) -> None:
     del items[0].assets["swir16"]
     with pytest.raises(StacError, match="no asset for band.*swir16"):
         load_stack(items, bands=BANDS, geobox=_geobox())
+
+
+@pytest.mark.parametrize("shift", [0.0, 10.0], ids=["aligned", "half-a-20m-pixel"])
+def test_20m_bands_read_natively_equal_the_warped_read(
+    recorded_item: Callable[[str, str], pystac.Item],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shift: float,
+) -> None:
+    """Coarse bands read at 20 m and repeated 2 x 2 give exactly GDAL's nearest warp; a grid
+    whose edges are not on the 20 m grid takes the warped path (and still the same pixels)."""
+    import stac.load
+
+    item = _localize(recorded_item(ES_MULTI, ES_ID), tmp_path / "a", dn=3000)
+    rng = np.random.default_rng(5)
+    for band in ("swir16", "scl"):  # varied pixels, so a shifted copy could not pass
+        arr = rng.integers(1, 250, (100, 100)).astype(np.uint16 if band != "scl" else np.uint8)
+        write_cog(arr, Path(item.assets[band].href), crs="EPSG:32613",
+                  transform=from_origin(*ORIGIN, 20, 20), nodata=0)  # fmt: skip
+    x0, y0 = ORIGIN
+    geobox = GeoBox.from_bbox(
+        (x0 + 200 + shift, y0 - 1400 - shift, x0 + 1480 + shift, y0 - 120 - shift),
+        "EPSG:32613",
+        resolution=10,
+    )
+    native = stac.load._native_factors([item], BANDS, geobox, 64)
+    assert native == ({"swir16": 2, "scl": 2} if shift == 0 else {})
+    fast = load_stack([item], bands=BANDS, geobox=geobox, chunk=64).data.compute(scheduler="sync")
+    monkeypatch.setattr(stac.load, "_native_factors", lambda *a: {})
+    warped = load_stack([item], bands=BANDS, geobox=geobox, chunk=64).data
+    warped = warped.compute(scheduler="sync")
+    for band in BANDS:
+        np.testing.assert_array_equal(fast[band].values, warped[band].values, err_msg=band)
+    assert len(np.unique(fast["swir16"].values)) > 100
+    assert fast["scl"].odc.geobox == warped["scl"].odc.geobox == geobox
