@@ -166,13 +166,12 @@ def _coverage_part(
 def _sortable(x: np.ndarray) -> np.ndarray:
     """float32 -> uint32 whose unsigned order is the float order."""
     bits = x.astype(np.float32).view(np.uint32)
-    return np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
-
-
-def _unsortable(u: np.ndarray) -> np.ndarray:
-    u = u.astype(np.uint32)
-    bits = np.where(u & np.uint32(0x80000000), u & np.uint32(0x7FFFFFFF), ~u)
-    return bits.view(np.float32)
+    # negative floats flip every bit, others only the sign bit (in place, no temporaries)
+    flip = bits >> np.uint32(31)
+    np.negative(flip, out=flip)
+    flip |= np.uint32(0x80000000)
+    flip ^= bits
+    return flip
 
 
 def weighted_quantiles(
@@ -252,18 +251,17 @@ def _distinct_sorted(
     order = np.argsort(key)
     key = key[order]
     w = weights[order].astype(np.float64)
-    del order
     first = np.empty(key.size, dtype=bool)
     first[0] = True
     np.not_equal(key[1:], key[:-1], out=first[1:])
+    del key
     if not first.all():  # merge equal values of a group, summing their weights
         at = np.flatnonzero(first)
         w = np.add.reduceat(w, at)
-        key = key[at]
+        order = order[at]
     del first
-    g = (key >> np.uint64(32)).astype(np.intp)
-    x = _unsortable(key & np.uint64(0xFFFFFFFF)).astype(np.float64)
-    return g, x, w
+    # gathered from the inputs: cheaper than decoding the sorted keys
+    return group[order].astype(np.intp, copy=False), values[order].astype(np.float64), w
 
 
 def zonal_stats(
