@@ -12,6 +12,9 @@ Routes
     GET /wmts/WMTSCapabilities.xml                  OGC WMTS 1.0.0 of every PNG layer
     GET /villages/{kode}                            one village: statistics + indicators
     GET /regions/{kode}                             a province/kab/kecamatan/village + children
+    GET /regions?level=                             the regions of a level: names, centres, bounds
+    GET /search?q=                                  villages and regions by name or code
+    GET /layers/{id}/{period}/table.csv             a layer's village values in a box or region
 
 Run with ``uvicorn --factory tiles.app:create_app`` (settings from ``PANTAU_TILES_*``) or
 ``pantau serve --products DIR``.
@@ -35,8 +38,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from titiler.core.models.mapbox import TileJSON
 
-from geo.products import BUILT_UP_METHODS, PRODUCTS, ProductRegistry, with_built_up
-from tiles import choropleth, regions
+from geo.products import BUILT_UP_METHODS, PRODUCTS, Product, ProductRegistry, with_built_up
+from tiles import choropleth, export, regions, search
 from tiles.cache import build_cache
 from tiles.catalogue import Catalogue, Layer, ProductsStore
 from tiles.dependencies import (
@@ -122,6 +125,7 @@ def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any
         "id": layer.id,
         "kind": layer.kind,
         "title": layer.title,
+        "titles": {"id": layer.title_id or layer.title, "en": layer.title},
         "periods": list(layer.periods),
         "formats": list(layer.formats),
         "bounds": [float(b) for b in layer.bounds],
@@ -145,12 +149,26 @@ def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any
         entry["legend"] = choropleth.layer_legend(cat, layer, _default_params(ctx), layer.periods)
     else:
         entry["legend"] = []
+    product = _layer_product(ctx.products, layer)
+    if product is not None and product.description:
+        entry["descriptions"] = {
+            "id": product.description_id or product.description,
+            "en": product.description,
+        }
     if layer.kind in ("choropleth", "bivariate", "vector"):
         entry["levels"] = list(regions.layer_levels(cat, layer))
         entry["aggregation"] = regions.aggregation_notes(cat, layer)
     entry["tilejson"] = _tilejson_url(request, layer, layer.periods[-1])
     entry["tilejsons"] = {p: _tilejson_url(request, layer, p) for p in layer.periods}
     return entry
+
+
+def _layer_product(products: ProductRegistry, layer: Layer) -> Product | None:
+    """The registry product of a raster layer or of a choropleth of its statistic column."""
+    if layer.raster:
+        return products[layer.raster]
+    column = (layer.column or "").removesuffix("_change")
+    return products.column_products().get(column) if layer.kind == "choropleth" else None
 
 
 def _center(bounds: tuple[float, ...], min_zoom: int, max_zoom: int) -> tuple[float, float, int]:
@@ -399,12 +417,14 @@ def create_app(
 
     raster_prefix = "/layers/{layer_id:raster_layer}/{period}"
     raster = RasterTilerFactory(router_prefix=raster_prefix, name="raster")
+    app.include_router(export.router)  # before the tile routers: /layers/{id}/{period}/table.csv
     app.include_router(raster.router, prefix=raster_prefix, tags=["raster"])
     app.include_router(
         choropleth.router, prefix="/layers/{layer_id:village_layer}/{period}", tags=["villages"]
     )
     app.include_router(router)
     app.include_router(regions.router)
+    app.include_router(search.router)
 
     if importlib.util.find_spec("tiles.webmap") is not None:
         importlib.import_module("tiles.webmap").register(app, settings)

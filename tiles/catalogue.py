@@ -16,9 +16,10 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +57,7 @@ CLASS_CACHE_SIZE = 256
 #: Default bivariate pairs: satellite x columns, indicator y columns (by column name).
 _BIVARIATE_X = ("built_up_fraction_change", "built_up_fraction")
 _BIVARIATE_Y = re.compile(r"^(p0|nilai_idm)")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Layer:
     column: str | None = None
     x: str | None = None
     y: str | None = None
+    #: the title in Indonesian (``title`` is English)
+    title_id: str = ""
 
 
 @dataclass
@@ -90,6 +94,9 @@ class Catalogue:
     listings: dict[str, list] = field(default_factory=dict, repr=False)
     _classes: OrderedDict[tuple, Classes] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: values derived from the products once per version (search index, place names)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
         self.layers = self._build_layers()
@@ -111,8 +118,9 @@ class Catalogue:
                 bounds = (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
                 lid = f"raster.{name}"
                 layers[lid] = Layer(
-                    lid, "raster", product.title, periods, bounds, ("png",), raster=name
-                )
+                    lid, "raster", product.title, periods, bounds, ("png",), raster=name,
+                    title_id=product.title_id,
+                )  # fmt: skip
         v = self.villages
         if v is None:
             return layers
@@ -120,7 +128,7 @@ class Catalogue:
             lid = f"choropleth.{column.id}"
             layers[lid] = Layer(
                 lid, "choropleth", column.title, column.periods, v.bounds, ("png", "pbf"),
-                column=column.id,
+                column=column.id, title_id=column.title_id or column.title,
             )  # fmt: skip
         xs = [c for c in _BIVARIATE_X if c in v.columns and v.columns[c].kind == "numeric"]
         ys = [
@@ -135,8 +143,9 @@ class Catalogue:
                 layer = self._bivariate(x, y)
                 layers[layer.id] = layer
         layers["vector.villages"] = Layer(
-            "vector.villages", "vector", "Village boundaries", v.periods, v.bounds, ("pbf",)
-        )
+            "vector.villages", "vector", "Village boundaries", v.periods, v.bounds, ("pbf",),
+            title_id="Batas desa/kelurahan",
+        )  # fmt: skip
         return layers
 
     def _bivariate(self, x: str, y: str) -> Layer:
@@ -146,7 +155,16 @@ class Catalogue:
         return Layer(
             f"bivariate.{x}__{y}", "bivariate", f"{cx.title} × {cy.title}", periods,
             self.villages.bounds, ("png", "pbf"), x=x, y=y,
+            title_id=f"{cx.title_id or cx.title} × {cy.title_id or cy.title}",
         )  # fmt: skip
+
+    def derived(self, key: str, build: Callable[[Catalogue], _T]) -> _T:
+        """``build(self)``, computed once per catalogue (= products version) and kept."""
+        # one build at a time (re-entrant: a build may use another derived value)
+        with self._derived_lock:
+            if key not in self._derived:
+                self._derived[key] = build(self)
+            return self._derived[key]
 
     def layer(self, layer_id: str) -> Layer:
         """The layer with this id (bivariate ids of any two numeric columns are valid)."""
@@ -255,7 +273,10 @@ def build_catalogue(
             frame = gpd.read_parquet(villages_path)
             kodes = pd.Index(sorted(frame["kode"].astype(str).unique()), name="kode")
             villages = VillageData(
-                frame, load_indicators(root, kodes), column_titles=products.column_titles()
+                frame,
+                load_indicators(root, kodes),
+                column_titles=products.column_titles(),
+                column_titles_id=products.column_titles("id"),
             )
         except Exception:  # serve the rasters even when the table is unusable
             logger.error("cannot load villages.parquet", exc_info=True)

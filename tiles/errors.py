@@ -9,9 +9,11 @@ a filesystem path, a GDAL message or a traceback: library exceptions get a fixed
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from rasterio.errors import RasterioError
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
 from starlette import status
@@ -31,6 +33,8 @@ __all__ = [
     "EmptyTile",
     "ProductsUnavailable",
     "STATUS_CODES",
+    "ErrorBody",
+    "error_responses",
     "register_error_handlers",
 ]
 
@@ -100,6 +104,24 @@ _GENERIC = {
     status.HTTP_500_INTERNAL_SERVER_ERROR: "internal server error",
     status.HTTP_503_SERVICE_UNAVAILABLE: "products are not available",
 }
+
+
+class ErrorBody(BaseModel):
+    """The JSON body of an error answer."""
+
+    detail: str
+    parameter: str | None = None
+
+
+_DESCRIPTIONS = {
+    status.HTTP_400_BAD_REQUEST: "a parameter is malformed or out of range (named in the body)",
+    status.HTTP_404_NOT_FOUND: "no such layer, period, village or region in the products",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` of the error answers a route gives (400, 404 ...)."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
 def _error_body(exc: BaseException, code: int) -> dict[str, str]:

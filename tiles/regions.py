@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from starlette.requests import Request
 
@@ -28,8 +28,9 @@ from geo.codes import LEVEL_LENGTHS
 from geo.indicators.store import stored_tables
 from geo.regions import LEVELS, RULES, default_rules, region_indicators, village_areas
 from tiles.dependencies import catalogue, check_query
-from tiles.errors import InvalidParameter, VillageNotFound
+from tiles.errors import InvalidParameter, VillageNotFound, error_responses
 from tiles.indicators import cached_table
+from tiles.places import places
 from tiles.villages import VillageData
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ __all__ = [
     "LEVEL_NAMES",
     "MAIN_STATISTICS",
     "MAX_CHILDREN",
+    "MAX_REGIONS",
     "REGIONS_FILE",
     "RegionSet",
     "aggregation_notes",
@@ -60,6 +62,15 @@ LEVEL_NAMES: tuple[str, ...] = tuple(LEVELS)
 MAIN_STATISTICS = ("built_up_fraction", "ndvi_mean", "valid_fraction")
 #: Child codes listed by ``/regions/{kode}`` at most.
 MAX_CHILDREN = 1000
+#: Regions ``GET /regions?level=`` lists at most (Indonesia has 7,285 kecamatan).
+MAX_REGIONS = 10_000
+#: ``GET /regions?level=`` values -> the level names of tiles.places (``kab`` as elsewhere).
+_LIST_LEVELS = {
+    "province": "province",
+    "kabkota": "kabkota",
+    "kab": "kabkota",
+    "kecamatan": "kecamatan",
+}
 _REGION_RE = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{10}|\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)$")
 
 
@@ -117,7 +128,11 @@ def load_regions(root: Path, villages: VillageData, products: ProductRegistry) -
                 continue
             indicators = _region_indicators(root, areas, level, own_levels)
             levels[level] = VillageData(
-                rows, indicators, column_titles=products.column_titles(), level=level
+                rows,
+                indicators,
+                column_titles=products.column_titles(),
+                column_titles_id=products.column_titles("id"),
+                level=level,
             )
         rules = default_rules(products.aggregation())
         return RegionSet(levels, dict(rules), own_levels)
@@ -245,7 +260,49 @@ def _summary(data: VillageData, kodes: pd.Index) -> dict[str, Any]:
 router = APIRouter()
 
 
-@router.get("/regions/{kode}", tags=["regions"], operation_id="getRegion")
+@router.get(
+    "/regions",
+    tags=["regions"],
+    operation_id="listRegions",
+    responses=error_responses(400),
+)
+def list_regions(
+    request: Request,
+    level: Annotated[
+        str | None, Query(description="province, kabkota (or kab) or kecamatan")
+    ] = None,
+) -> list[dict[str, Any]]:
+    """The regions of a level present in the products (those with a village there), with a
+    name from the Kemendagri 2025 master list, a ``center`` inside the region to draw the
+    name at (lon, lat) and the ``bounds`` of its villages in the products (w, s, e, n)."""
+    check_query(request, ("level",))
+    if level not in _LIST_LEVELS:
+        raise InvalidParameter("level: must be province, kabkota or kecamatan", parameter="level")
+    found = places(catalogue(request)).regions.get(_LIST_LEVELS[level], ())
+    if len(found) > MAX_REGIONS:
+        raise InvalidParameter(
+            f"level: the products hold {len(found)} regions of this level, more than the "
+            f"{MAX_REGIONS} listed at most; use GET /search to find one",
+            parameter="level",
+        )
+    return [
+        {
+            "kode": p.kode,
+            "name": p.name,
+            "level": p.level,
+            "center": list(p.center) if p.center else None,
+            "bounds": list(p.bounds) if p.bounds else None,
+        }
+        for p in found
+    ]
+
+
+@router.get(
+    "/regions/{kode}",
+    tags=["regions"],
+    operation_id="getRegion",
+    responses=error_responses(400, 404),
+)
 def region(
     request: Request,
     kode: Annotated[

@@ -41,6 +41,14 @@ FULL_RESOLUTION_ZOOM = 15
 #: Acronyms of indicator tables and columns (product columns take their registry titles).
 _ACRONYMS = {"idm": "IDM", "iks": "IKS", "ike": "IKE", "ikl": "IKL", "p0": "P0"}
 _CHANGE = "_change"
+#: Indonesian titles of the columns the registry does not declare (zonal and region columns).
+_TITLES_ID = {
+    "valid_fraction": "Fraksi area dengan pengamatan cerah",
+    "n_villages": "Jumlah desa/kelurahan",
+    "area_km2": "Luas (km²)",
+}
+#: Indonesian names of indicator tables whose file name is English.
+_SOURCES_ID = {"poverty": "Kemiskinan"}
 
 
 def slug(name: object) -> str:
@@ -48,18 +56,40 @@ def slug(name: object) -> str:
     return _SLUG_RE.sub("_", str(name).lower()).strip("_")
 
 
-def column_title(column_id: str, titles: Mapping[str, str] | None = None) -> str:
+def _words(name: str) -> str:
+    text = " ".join(_ACRONYMS.get(w, w) for w in name.split("_"))
+    return text[:1].upper() + text[1:]
+
+
+def _change_id(title: str) -> str:
+    """``Fraksi lahan terbangun`` -> ``Perubahan fraksi lahan terbangun`` (acronyms kept)."""
+    first = title.split(" ", 1)[0]
+    keep = first.upper() == first or any(c.isupper() for c in first[1:])
+    return f"Perubahan {title if keep else title[:1].lower() + title[1:]}"
+
+
+def column_title(
+    column_id: str, titles: Mapping[str, str] | None = None, *, language: str = "en"
+) -> str:
     """Readable title of a column id (``idm.nilai_idm_2024`` -> ``IDM: nilai IDM 2024``).
 
-    ``titles`` maps product statistic columns to their titles (the registry's
-    ``column_titles()``); ``<column>_change`` takes the column's title plus "change".
+    ``titles`` maps product statistic columns to their titles in ``language`` (the
+    registry's ``column_titles(language)``); ``<column>_change`` takes the column's title
+    plus "change" (``language="id"``: "Perubahan ..."). Indicator columns keep their own
+    (Indonesian) words in both languages.
     """
     source, _, name = column_id.rpartition(".")
     base = name.removesuffix(_CHANGE)
+    if language == "id":
+        known = {**_TITLES_ID, **(titles or {})} if not source else {}
+        if base in known:
+            return _change_id(known[base]) if name != base else known[base]
+        text = _change_id(_words(base)) if name != base else _words(name)
+        label = _SOURCES_ID.get(source) or _ACRONYMS.get(source, source.capitalize())
+        return f"{label}: {text}" if source else text
     if not source and titles and base in titles:
         return titles[base] + (" change" if name != base else "")
-    text = " ".join(_ACRONYMS.get(w, w) for w in name.split("_"))
-    text = text[:1].upper() + text[1:]
+    text = _words(name)
     return f"{_ACRONYMS.get(source, source.capitalize())}: {text}" if source else text
 
 
@@ -80,6 +110,8 @@ class Column:
     periods: tuple[str, ...]
     categories: tuple[str, ...] = ()
     title: str = ""
+    #: the title in Indonesian (``title`` is English)
+    title_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,7 @@ class VillageData:
         indicators: pd.DataFrame,
         *,
         column_titles: Mapping[str, str] | None = None,
+        column_titles_id: Mapping[str, str] | None = None,
         level: str = "village",
     ) -> None:
         self.level = level
@@ -131,6 +164,7 @@ class VillageData:
         }
         self.indicators = infer_numeric(indicators.reindex(self.kodes))
         self._titles = dict(column_titles or {})
+        self._titles_id = dict(column_titles_id or {})
         self.columns = self._find_columns(table)
         self._zoom: dict[int, ZoomGeometry] = {}
         self._lock = threading.Lock()
@@ -161,12 +195,13 @@ class VillageData:
         if not periods or values.notna().sum() == 0:
             return None
         title = column_title(cid, self._titles)
+        title_id = column_title(cid, self._titles_id, language="id")
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            return Column(cid, source, name, "numeric", periods, title=title)
+            return Column(cid, source, name, "numeric", periods, title=title, title_id=title_id)
         categories = category_order(values.dropna().astype(str))
         if len(categories) > MAX_CATEGORIES:
             return None  # names, codes, free text: not a map
-        return Column(cid, source, name, "categorical", periods, categories, title)
+        return Column(cid, source, name, "categorical", periods, categories, title, title_id)
 
     def column(self, column_id: str) -> Column:
         """The column with this id."""

@@ -233,6 +233,33 @@ def test_column_titles() -> None:
     assert set(titles) == set(PRODUCTS.columns)
 
 
+def test_column_titles_in_indonesian() -> None:
+    titles = PRODUCTS.column_titles("id")
+    assert set(titles) == set(PRODUCTS.columns)
+    assert titles["ndvi_mean"] == "NDVI rata-rata" and titles["bsi_std"] == "BSI simpangan baku"
+    assert titles["built_up_fraction"] == "Fraksi lahan terbangun"
+    assert RULE.column_titles("id")["built_up_fraction"] == "Fraksi lahan terbangun"
+
+
+@pytest.mark.parametrize(
+    "product", [*PRODUCTS.values(), *BUILT_UP_METHODS.values()], ids=lambda p: p.name
+)
+def test_every_product_is_described_in_indonesian(product: Product) -> None:
+    assert product.title_id and product.description_id
+    assert product.description_id != product.description
+
+
+def test_recipes_name_the_formulas_where_they_are_declared() -> None:
+    # the recipe is part of every product fingerprint: moving the Product class to
+    # geo.product_model must not change it (a rerun would recompute every unit)
+    assert PRODUCTS["ndvi"].recipe == (
+        "geo.products.normalized_difference(nir, red) -> float32 x1 nodata nan"
+    )
+    assert PRODUCTS["rgb"].recipe == "geo.products._rgb(red, green, blue) -> uint16 x10000 nodata 0"
+    assert RULE["built_up"].recipe.startswith("geo.products.NDBI > 0.0 and NDVI < 0.2")
+    assert PRODUCTS["built_up"].recipe.startswith("geo.unmixing.impervious fraction, regression")
+
+
 def test_select_keeps_what_a_product_needs() -> None:
     assert tuple(RULE.select(("built_up",))) == ("ndvi", "ndbi", "mndwi", "bsi", "built_up")
     assert tuple(PRODUCTS.select(("built_up",))) == ("built_up",)

@@ -114,6 +114,36 @@ def test_statistic_columns_take_registry_titles(layers: dict[str, dict]) -> None
     assert layers["choropleth.idm.nilai_idm_2024"]["title"] == "IDM: Nilai IDM 2024"
 
 
+def test_layers_have_titles_in_both_languages(layers: dict[str, dict]) -> None:
+    for layer in layers.values():
+        assert layer["titles"]["en"] == layer["title"] and layer["titles"]["id"]
+    assert layers["raster.ndvi"]["titles"] == {"id": "NDVI (vegetasi)", "en": "NDVI (vegetation)"}
+    assert layers["choropleth.ndvi_mean"]["titles"]["id"] == "NDVI rata-rata"
+    assert layers["choropleth.ndvi_p10"]["titles"]["id"] == "NDVI persentil 10"
+    built_up = layers["choropleth.built_up_fraction_change"]["titles"]
+    assert built_up == {"id": "Perubahan fraksi lahan terbangun", "en": "Built-up fraction change"}
+    assert layers["choropleth.valid_fraction"]["titles"]["id"].startswith("Fraksi area")
+    assert layers["vector.villages"]["titles"]["id"] == "Batas desa/kelurahan"
+    pair = layers["bivariate.built_up_fraction_change__poverty.p0_persen_2021"]["titles"]
+    assert pair["id"] == "Perubahan fraksi lahan terbangun × Kemiskinan: P0 persen 2021"
+
+
+@pytest.mark.parametrize("name", ["ndvi", "ndbi", "mndwi", "bsi", "built_up", "clear_count"])
+def test_index_layers_have_descriptions_in_both_languages(
+    layers: dict[str, dict], name: str
+) -> None:
+    product = PRODUCTS[name]
+    expected = {"id": product.description_id, "en": product.description}
+    assert layers[f"raster.{name}"]["descriptions"] == expected
+    column = next(iter(product.statistics))
+    assert layers[f"choropleth.{column}"]["descriptions"] == expected
+
+
+def test_indicator_layers_have_no_description(layers: dict[str, dict]) -> None:
+    assert "descriptions" not in layers["choropleth.idm.nilai_idm_2024"]
+    assert "descriptions" not in layers["vector.villages"]
+
+
 def test_bivariate_layer_has_3x3_legend(layers: dict[str, dict]) -> None:
     legend = layers["bivariate.built_up_fraction_change__poverty.p0_persen_2021"]["legend"]
     assert len(legend["cells"]) == 3 and all(len(row) == 3 for row in legend["cells"])
