@@ -9,139 +9,48 @@ Set ``PANTAU_BROWSER_SHOTS=DIR`` to keep the screenshots.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import MemoryFile
+
+from tests.tiles.browser_support import (
+    changed_share,
+    chromium,
+    console_errors,
+    layer_of_kind,
+    map_pixels,
+    require_browser,
+    select_layer,
+    serve,
+    set_slider,
+    wait,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # MapLibre needs WebGL: without a GPU, Chromium now only uses SwiftShader when asked.
-    "--enable-unsafe-swiftshader",
-    "--window-size=1280,800",
-]
-WAIT = 30.0  # seconds for any one thing the page does
 # A data layer "renders" when it changes at least this share of the map's pixels.
 MIN_CHANGED = 0.05
 
 
-def _require_browser() -> None:
-    """Skip (fail under CI) when Chromium, ChromeDriver or selenium are missing."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if importlib.util.find_spec("selenium") is None:
-        missing.append("the selenium package (pip install selenium)")
-    if not missing:
-        return
-    msg = f"browser test needs {', '.join(missing)}: run .ci/install-browser.sh"
-    if os.environ.get("CI"):
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def base_url(products_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app, ``uvicorn --factory tiles.app:create_app``, on a free loopback port.
-
-    A separate process, as deployed: settings come from the environment, and the pytest
-    process's warnings-as-errors filter (which threads share) does not reach the server.
-    """
-    _require_browser()
-    import httpx
-
-    log_path = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    env = {**os.environ, "PANTAU_TILES_PRODUCTS_DIR": str(products_dir)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tiles.app:create_app",
-               "--fd", str(sock.fileno()), "--log-level", "warning"]  # fmt: skip
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()]
-        )
-    sock.close()  # the server holds its own copy
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            assert server.poll() is None, f"uvicorn exited: {log_path.read_text()[-2000:]}"
-            try:
-                if httpx.get(url + "healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "uvicorn did not answer /healthz"
-            time.sleep(0.1)
+    """The real app over the session's products (see ``browser_support.serve``)."""
+    require_browser()
+    with serve(products_dir, tmp_path_factory.mktemp("uvicorn") / "server.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    found = sorted(set(_exceptions(log_path)))
-    assert not found, f"the server logged exceptions (see {log_path}): {found[:5]}"
-
-
-def _exceptions(log_path: Path) -> list[str]:
-    """The exception line ending each traceback in a log."""
-    found, inside = [], False
-    for line in log_path.read_text().splitlines():
-        if line.startswith("Traceback"):
-            inside = True
-        elif inside and line and not line.startswith(" "):
-            found.append(line)
-            inside = False
-    return found
 
 
 @pytest.fixture(scope="module")
 def browser(base_url: str) -> Iterator[Any]:
-    """Headless Chromium with a fresh profile, its console kept for the tests to read."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tempfile.TemporaryDirectory(prefix="pantau-chromium-")
-    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile.name}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    browser.set_script_timeout(WAIT)
-    try:
-        browser.get(base_url)
-        _wait(browser, "return !!(window.pantau && window.pantau.state.layer)", "the first layer")
-        _wait_idle(browser)
-        yield browser
-    finally:
-        browser.quit()
-        profile.cleanup()
+    """Headless Chromium with a fresh profile whose languages are English (the Indonesian
+    interface is tested in test_browser_planner.py)."""
+    with chromium(base_url, languages="en-US,en") as driver:
+        yield driver
 
 
 @pytest.fixture
@@ -159,94 +68,6 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
-# ---------- helpers ----------
-
-
-def _wait(browser: Any, script: str, what: str, *args: Any) -> Any:
-    """Poll a JS expression until it is truthy; returns its value."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = browser.execute_script(script, *args)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def _wait_idle(browser: Any) -> None:
-    """Wait until the map has loaded every tile it needs and stopped moving."""
-    _wait(
-        browser,
-        "const m = window.pantau.map;return m.loaded() && m.areTilesLoaded() && !m.isMoving();",
-        "the map to be idle",
-    )
-    # One more frame so the last tiles are painted before a screenshot.
-    browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "window.pantau.map.triggerRepaint();"
-        "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
-    )
-
-
-def _console_errors(browser: Any) -> list[str]:
-    """Errors the page logged since the last call (reading clears the log)."""
-    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def _map_pixels(browser: Any, path: Path) -> np.ndarray:
-    """Screenshot of the map element as an (height, width, 3) uint8 array; also saved."""
-    png = browser.find_element("id", "map").screenshot_as_png
-    path.write_bytes(png)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a screenshot has no CRS
-        with MemoryFile(png) as memfile, memfile.open() as image:
-            return np.moveaxis(image.read()[:3], 0, -1)
-
-
-def _set_slider(browser: Any, slider_id: str, key: str) -> None:
-    """Move a range input to its minimum or maximum with the keyboard (Home / End)."""
-    from selenium.webdriver.common.keys import Keys
-
-    browser.find_element("id", slider_id).send_keys(getattr(Keys, key))
-
-
-def _select_layer(browser: Any, layer_id: str) -> None:
-    from selenium.webdriver.support.select import Select
-
-    Select(browser.find_element("id", "layer-select")).select_by_value(layer_id)
-    _wait(
-        browser,
-        "return window.pantau.state.layer.id === arguments[0]",
-        f"layer {layer_id}",
-        layer_id,
-    )
-    _wait_idle(browser)
-
-
-# The layer of each kind the tests draw, when the products have it (else the first of the kind).
-PREFERRED = {"raster": "raster.ndvi", "choropleth": "choropleth.built_up_fraction"}
-
-
-def _layer_of_kind(browser: Any, kind: str) -> str:
-    layer_id = browser.execute_script(
-        "const layers = window.pantau.state.layers.filter((l) => l.kind === arguments[0]);"
-        "const l = layers.find((l) => l.id === arguments[1]) || layers[0];"
-        "return l ? l.id : null;",
-        kind,
-        PREFERRED.get(kind, ""),
-    )
-    assert layer_id, f"/layers lists no {kind} layer"
-    return str(layer_id)
-
-
-def _changed_share(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of pixels that differ clearly (any channel by more than 24) between a and b."""
-    assert a.shape == b.shape
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1)
-    return float((diff > 24).mean())
-
-
 # ---------- tests ----------
 
 
@@ -257,7 +78,14 @@ def test_page_loads_without_console_errors(browser: Any) -> None:
         "return [...document.querySelectorAll('#layer-select option')].map((o) => o.value)"
     )
     assert options, "the layer picker is empty"
-    assert _console_errors(browser) == []
+    assert console_errors(browser) == []
+
+
+def test_english_browser_gets_english(browser: Any) -> None:
+    assert browser.execute_script("return navigator.languages")[0] == "en-US"
+    assert browser.execute_script("return document.documentElement.lang") == "en"
+    assert browser.find_element("css selector", "label[for=layer-select]").text == "Layer"
+    assert "lang=en" in browser.execute_script("return location.hash")
 
 
 def test_page_requests_only_its_own_server(browser: Any, base_url: str) -> None:
@@ -270,16 +98,16 @@ def test_page_requests_only_its_own_server(browser: Any, base_url: str) -> None:
 
 @pytest.mark.parametrize("kind", ["raster", "choropleth", "bivariate", "vector"])
 def test_layer_kind_renders(driver: Any, shots: Path, kind: str) -> None:
-    _select_layer(driver, _layer_of_kind(driver, kind))
-    _set_slider(driver, "opacity-slider", "HOME")
-    _wait_idle(driver)
-    hidden = _map_pixels(driver, shots / f"{kind}-hidden.png")
-    _set_slider(driver, "opacity-slider", "END")
-    _wait_idle(driver)
-    shown = _map_pixels(driver, shots / f"{kind}.png")
+    select_layer(driver, layer_of_kind(driver, kind))
+    set_slider(driver, "opacity-slider", "HOME")
+    wait_idle(driver)
+    hidden = map_pixels(driver, shots / f"{kind}-hidden.png")
+    set_slider(driver, "opacity-slider", "END")
+    wait_idle(driver)
+    shown = map_pixels(driver, shots / f"{kind}.png")
 
-    assert _changed_share(hidden, shown) > MIN_CHANGED, f"the {kind} layer drew nothing"
-    assert _console_errors(driver) == []
+    assert changed_share(hidden, shown) > MIN_CHANGED, f"the {kind} layer drew nothing"
+    assert console_errors(driver) == []
 
 
 @pytest.mark.parametrize(
@@ -291,39 +119,39 @@ def test_layer_kind_renders(driver: Any, shots: Path, kind: str) -> None:
     ],
 )
 def test_legend_is_drawn(driver: Any, kind: str, selector: str, minimum: int) -> None:
-    _select_layer(driver, _layer_of_kind(driver, kind))
+    select_layer(driver, layer_of_kind(driver, kind))
     assert len(driver.find_elements("css selector", selector)) >= minimum
 
 
 def test_village_outlines_render(driver: Any, shots: Path) -> None:
-    _select_layer(driver, _layer_of_kind(driver, "raster"))
-    _set_slider(driver, "opacity-slider", "HOME")
-    _wait_idle(driver)
-    outlines = _map_pixels(driver, shots / "outlines.png")
-    _set_slider(driver, "opacity-slider", "END")
-    background = np.array([0xEE, 0xF0, 0xF2], dtype=np.int16)  # BACKGROUND in app.js
+    select_layer(driver, layer_of_kind(driver, "raster"))
+    set_slider(driver, "opacity-slider", "HOME")
+    wait_idle(driver)
+    outlines = map_pixels(driver, shots / "outlines.png")
+    set_slider(driver, "opacity-slider", "END")
+    background = np.array([0xEE, 0xF0, 0xF2], dtype=np.int16)  # BACKGROUND in mapview.js
     drawn = (np.abs(outlines.astype(np.int16) - background).max(axis=-1) > 24).mean()
     assert drawn > 0.002, "no village outlines on the map"
 
 
 def test_period_slider_changes_period(driver: Any) -> None:
-    layer_id = _layer_of_kind(driver, "raster")
-    _select_layer(driver, layer_id)
+    layer_id = layer_of_kind(driver, "raster")
+    select_layer(driver, layer_id)
     periods = driver.execute_script("return window.pantau.state.layer.periods")
-    _set_slider(driver, "opacity-slider", "END")
-    _set_slider(driver, "period-slider", "HOME")
-    _wait_idle(driver)
+    set_slider(driver, "opacity-slider", "END")
+    set_slider(driver, "period-slider", "HOME")
+    wait_idle(driver)
     assert driver.find_element("id", "period-label").text == str(periods[0])
-    _set_slider(driver, "period-slider", "END")
-    _wait_idle(driver)
+    set_slider(driver, "period-slider", "END")
+    wait_idle(driver)
     assert driver.find_element("id", "period-label").text == str(periods[-1])
-    assert _console_errors(driver) == []
+    assert console_errors(driver) == []
 
 
 def test_click_on_village_shows_its_card(driver: Any, shots: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
-    _select_layer(driver, _layer_of_kind(driver, "choropleth"))
+    select_layer(driver, layer_of_kind(driver, "choropleth"))
     # Find a pixel inside a village by asking the map, then click there like a person would.
     target = driver.execute_script(
         """
@@ -352,10 +180,13 @@ def test_click_on_village_shows_its_card(driver: Any, shots: Path) -> None:
         map_element, int(x - width / 2), int(y - height / 2)
     ).click().perform()
 
-    _wait(driver, "return !document.getElementById('village-card').hidden", "the village card")
-    _wait(driver, "return !!document.querySelector('#village-card table.stats')", "statistics")
+    wait(driver, "return !document.getElementById('village-card').hidden", "the village card")
+    wait(driver, "return !!document.querySelector('#village-card table.stats')", "statistics")
     card = driver.find_element("id", "village-card")
-    assert driver.find_element("id", "village-kode").text == expected["kode"] == kode
+    shown = driver.find_element("id", "village-kode")
+    assert shown.get_attribute("data-kode") == expected["kode"] == kode
+    # shown dotted, as people write it
+    assert shown.text == f"{kode[:2]}.{kode[2:4]}.{kode[4:6]}.{kode[6:]}"
     if expected.get("nama"):
         assert driver.find_element("id", "village-name").text == expected["nama"]
     periods = driver.execute_script(
@@ -365,4 +196,4 @@ def test_click_on_village_shows_its_card(driver: Any, shots: Path) -> None:
     assert periods, "the statistics table has no period columns"
     driver.save_screenshot(str(shots / "village-card.png"))
     assert card.is_displayed()
-    assert _console_errors(driver) == []
+    assert console_errors(driver) == []
