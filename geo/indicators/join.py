@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ import pandas as pd
 from geo.codes import LEVEL_LENGTHS, CodeLevel, CodeSample, normalize_codes, village_kinds
 from geo.errors import IndicatorTableError
 from geo.indicators.read import KEY_COLUMNS, snake_case
+
+if TYPE_CHECKING:
+    from geo.indicators.keys import KeyReport
 
 __all__ = [
     "JoinReport",
@@ -93,6 +96,7 @@ class JoinReport:
     villages: VillageJoin | None = None
     table_path: str = ""
     master_list: str = ""
+    keys: KeyReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, written as ``<name>.report.json``."""
@@ -112,12 +116,14 @@ class JoinReport:
             "unparsed_values": {k: v.to_dict() for k, v in self.unparsed_values.items()},
             "villages": self.villages.to_dict() if self.villages else None,
             "table": self.table_path,
+            "keys": self.keys.to_dict() if self.keys else None,
         }
 
     def summary(self) -> str:
         """A few lines for the terminal."""
         lines = [
             f"stored {self.name}: {self.rows} rows at {self.level} level -> {self.table_path}",
+            *(self.keys.lines() if self.keys else []),
             f"  codes in the Kemendagri 2025 list: {self.matched}/{self.rows}",
         ]
         if self.unmatched.count:

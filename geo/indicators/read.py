@@ -26,6 +26,7 @@ __all__ = [
     "infer_numeric",
     "is_identifier",
     "parse_numbers",
+    "read_csv_text",
     "read_indicator_table",
     "read_raw",
     "snake_case",
@@ -132,7 +133,7 @@ def read_raw(path: Path, sheet: str | None) -> pd.DataFrame:
         raise IndicatorTableError(f"--sheet applies to Excel files only, not {path.name}")
     try:
         if suffix in _CSV_SUFFIXES:
-            frame = _read_csv(path)
+            frame = read_csv_text(path)
         elif suffix in _PARQUET_SUFFIXES:
             frame = pd.read_parquet(path)
         elif suffix in _EXCEL_SUFFIXES:
@@ -154,7 +155,7 @@ def read_raw(path: Path, sheet: str | None) -> pd.DataFrame:
     return frame
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_text(path: Path) -> pd.DataFrame:
     """CSV as text, separator detected, UTF-8 (with or without BOM) or Latin-1."""
     sep = _detect_separator(path)
     # Only empty cells are missing: text such as "NA" may be a real value (a name, a class).

@@ -3,7 +3,9 @@
 A stored table ``DIR/indicators/<name>.parquet`` has the columns ``kode`` (digits only),
 ``level`` (``provinsi``, ``kabkota``, ``kecamatan`` or ``desa``), ``kode_known`` (False for
 codes missing from the 2025 master list), then the value columns in snake_case: numeric ones
-as float64, the others as text. Beside it, ``<name>.report.json`` is its join report.
+as float64, the others as text. Beside it, ``<name>.report.json`` is its join report. A
+sensitive table (``privacy=``) is stored only after cell suppression (:mod:`geo.privacy`):
+hidden cells null, a ``suppressed`` column, ``<name>.regions.parquet`` beside it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ from geo.codes import CodeLevel, CodeSample, kemendagri_codes, normalize_codes
 from geo.errors import IndicatorTableError
 from geo.indicators.join import (
     JoinReport,
-    check_codes,
     isin,
     join_villages,
-    key_column,
     master_description,
     village_codes,
 )
-from geo.indicators.read import KEY_COLUMNS, MAX_CATEGORIES, read_raw, typed_columns
+from geo.indicators.keys import KeyOptions, resolve_keys
+from geo.indicators.read import KEY_COLUMNS, MAX_CATEGORIES, read_raw, snake_case, typed_columns
+from geo.privacy import PrivacySpec, ProtectedTable, protect_table, store_regions
 
 __all__ = [
     "NAME_PATTERN",
@@ -110,9 +112,10 @@ def add_indicator_table(
     *,
     products_dir: str | Path,
     name: str,
-    key: str,
+    key: str | KeyOptions,
     sheet: str | None = None,
     master: Sequence[str] | None = None,
+    privacy: PrivacySpec | None = None,
 ) -> JoinReport:
     """Validate an indicator table and store it as ``DIR/indicators/<name>.parquet``.
 
@@ -121,10 +124,14 @@ def add_indicator_table(
         products_dir: the products directory (``pantau run --out DIR``).
         name: identifier of the table, ``[a-z][a-z0-9_]{0,40}``; its columns are served
             as ``<name>.<column>``.
-        key: column with Kemendagri codes of one level (2, 4, 6 or 10 digits, dotted or not).
+        key: column with Kemendagri codes of one level (2, 4, 6 or 10 digits, dotted or not),
+            or :class:`KeyOptions` for BPS codes through a crosswalk or name columns; rows
+            that cannot be keyed for sure are left out and reported (:mod:`.keys`).
         sheet: Excel sheet (default the first).
         master: codes to check the key against, any level, dotted or not (default the
             Kemendagri 2025 list of the table's level).
+        privacy: a sensitive table's count column and k: suppressed before anything is
+            stored; the raw values are not stored (:mod:`geo.privacy`).
 
     Raises:
         IndicatorTableError: unreadable file, bad name or key, malformed, duplicate or
@@ -139,13 +146,13 @@ def add_indicator_table(
     if products.exists() and not products.is_dir():
         raise IndicatorTableError(f"products directory {products} is a file, not a directory")
     raw = read_raw(path, sheet)
-    key_name = key_column(raw, key, path)
-    codes, level = check_codes(raw[key_name], key_name)
-    table, unparsed = typed_columns(raw.drop(columns=[key_name]))
-    if master is None:
-        known_codes: Collection[str] = kemendagri_codes(level)
-    else:
-        known_codes = normalize_codes(pd.Series(list(master), dtype=object))[0].dropna()
+    if master is not None:
+        master = list(normalize_codes(pd.Series(list(master), dtype=object))[0].dropna())
+    options = key if isinstance(key, KeyOptions) else KeyOptions(key=key)
+    keys = resolve_keys(raw, options, path=path, master=master)
+    codes, level = keys.codes, keys.level
+    table, unparsed = typed_columns(raw.loc[codes.index].drop(columns=list(keys.columns)))
+    known_codes: Collection[str] = kemendagri_codes(level) if master is None else master
     known = isin(codes, known_codes)
     unmatched = CodeSample.of(codes[~known])
     if unmatched.count:
@@ -165,13 +172,20 @@ def add_indicator_table(
         ],
         axis=1,
     ).reset_index(drop=True)
-    villages = join_villages(stored, products / "villages.parquet")
+    protected: ProtectedTable | None = None
+    if privacy is not None:  # from here on only the suppressed table exists
+        columns = list(table.columns)
+        protected = protect_table(stored, privacy, value_columns=columns, name_of=snake_case)
+        stored = protected.table
+    villages = join_villages(
+        protected.values if protected else stored, products / "villages.parquet"
+    )
     target = products / "indicators" / f"{name}.parquet"
     numeric = tuple(c for c in table.columns if pd.api.types.is_float_dtype(table[c].dtype))
     report = JoinReport(
         name=name,
         source=str(path),
-        key_column=key_name,
+        key_column=", ".join(keys.columns),
         level=level,
         rows=len(stored),
         matched=int(known.sum()),
@@ -182,10 +196,13 @@ def add_indicator_table(
         villages=villages,
         table_path=str(target),
         master_list=master_description() if master is None else "custom",
+        keys=keys.report,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     write_parquet(target, stored, index=False)
+    store_regions(target, protected)
     document = {**report.to_dict(), "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    document["privacy"] = protected.summary.to_dict() if protected else {"sensitive": False}
     text = json.dumps(document, indent=2, ensure_ascii=False)
     write_text(target.with_suffix(".report.json"), text)
     return report
