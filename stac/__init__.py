@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from stac.errors import RadiometryError, StacError, StacSourceError
+from stac.assets import ReadPolicy
+from stac.errors import (
+    AssetReadError,
+    RadiometryError,
+    StacError,
+    StacPagingError,
+    StacSourceError,
+)
 from stac.parse import (
     Scene,
     normalize_item,
@@ -16,10 +23,13 @@ from stac.settings import StacSettings
 from stac.source import StacSource, resolve_source
 
 __all__: list[str] = [
+    "AssetReadError",
     "RadiometryError",
+    "ReadPolicy",
     "Scene",
     "StacError",
     "StacSettings",
+    "StacPagingError",
     "StacSource",
     "StacSourceError",
     "normalize_item",

@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from stac.api_io import open_api, unique_items
+from stac.errors import StacPagingError
 from stac.settings import StacSettings
 from stac.transactions import StacPublishError
 
@@ -26,9 +28,9 @@ def search_items(
     """Items of ``collection`` in the STAC API (pystac-client), optionally by Pantau period.
 
     ``period`` filters on ``pantau:period`` with a CQL2 filter (the API must support the
-    Filter extension, as stac-fastapi-pgstac does).
+    Filter extension, as stac-fastapi-pgstac does). Requests are retried and repeated
+    items dropped as in :mod:`stac.api_io`.
     """
-    from pystac_client import Client
     from pystac_client.exceptions import APIError
 
     settings = settings or StacSettings()
@@ -41,8 +43,8 @@ def search_items(
         params["filter"] = {"op": "=", "args": [{"property": "pantau:period"}, str(period)]}
         params["filter_lang"] = "cql2-json"
     try:
-        client = Client.open(api, timeout=settings.timeout)
-        found = client.search(limit=settings.page_size, max_items=max_items, **params)
-        return list(found.items_as_dicts())
-    except (APIError, requests.RequestException) as exc:
+        client = open_api(api, settings=settings)
+        found = client.search(limit=settings.page_size, **params)
+        return unique_items(found.items_as_dicts(), max_items=max_items)
+    except (APIError, requests.RequestException, StacPagingError) as exc:
         raise StacPublishError(f"search of {collection} at {api} failed: {exc}") from exc

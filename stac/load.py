@@ -15,7 +15,8 @@ reads k^2 fewer pixels; any other case takes the warped path.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,12 +53,15 @@ def load_stack(
     groupby: str = "solar_day",
     patch_url: Callable[[str], str] | None = None,
     resampling: str = "nearest",
+    gdal: Mapping[str, str] | None = None,
 ) -> LoadedStack:
     """Load ``bands`` (canonical names, SCL included if wanted) of ``items`` onto ``geobox``.
 
     Nothing is read here: the dataset is dask-backed with ``chunk``-sized spatial chunks.
     ``groupby`` is odc-stac's (``solar_day`` mosaics same-day items of one orbit; ``id``
-    keeps every item apart).
+    keeps every item apart). ``gdal``: GDAL config the reads run with (odc-stac captures
+    it here and sets it in the threads that read; e.g. ``ReadPolicy.gdal_options()``).
+    A read that fails raises (odc-stac's ``fail_on_error``): a scene never becomes zeros.
     """
     if not items:
         raise ValueError("no items to load")
@@ -67,7 +71,7 @@ def load_stack(
         groups[(scale, offset)].append(normalize_item(item, required=bands))
     parts = []
     for (scale, offset), group in groups.items():
-        ds = _load_group(group, bands, geobox, chunk, groupby, patch_url, resampling)
+        ds = _load_group(group, bands, geobox, chunk, groupby, patch_url, resampling, gdal)
         n = ds.sizes["time"]
         ids = _ids_per_time(ds, group, groupby)
         ds = ds.assign_coords(
@@ -94,6 +98,7 @@ def _load_group(
     groupby: str,
     patch_url: Callable[[str], str] | None,
     resampling: str,
+    gdal: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
     """odc-stac's load, with exact-nearest coarse bands read natively and repeated."""
     factors = _native_factors(items, bands, geobox, chunk) if resampling == "nearest" else {}
@@ -101,7 +106,7 @@ def _load_group(
     for band in bands:
         by_factor[factors.get(band, 1)].append(band)
     if len(by_factor) == 1 and 1 in by_factor:
-        return _odc_load(items, bands, geobox, chunk, groupby, patch_url, resampling)
+        return _odc_load(items, bands, geobox, chunk, groupby, patch_url, resampling, gdal)
     import dask.array as da
     from odc.geo.xr import xr_coords
 
@@ -110,7 +115,7 @@ def _load_group(
     time = None
     for k, names in sorted(by_factor.items()):
         grid = geobox if k == 1 else geobox.zoom_out(k)
-        ds = _odc_load(items, names, grid, chunk // k, groupby, patch_url, resampling)
+        ds = _odc_load(items, names, grid, chunk // k, groupby, patch_url, resampling, gdal)
         time = ds["time"]
         for name in names:
             data = ds[name].data
@@ -169,20 +174,24 @@ def _odc_load(
     groupby: str,
     patch_url: Callable[[str], str] | None,
     resampling: str,
+    gdal: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
     import odc.stac
+    import rasterio
 
-    return odc.stac.load(
-        items,
-        bands=list(bands),
-        geobox=geobox,
-        chunks={"x": chunk, "y": chunk},
-        groupby=_solar_day if groupby == "solar_day" else groupby,
-        resampling=resampling,
-        dtype="uint16",
-        patch_url=patch_url,
-        fail_on_error=True,
-    )
+    # odc-stac captures the calling thread's GDAL config and restores it where it reads
+    with rasterio.Env(**(gdal or {})) if gdal else nullcontext():
+        return odc.stac.load(
+            items,
+            bands=list(bands),
+            geobox=geobox,
+            chunks={"x": chunk, "y": chunk},
+            groupby=_solar_day if groupby == "solar_day" else groupby,
+            resampling=resampling,
+            dtype="uint16",
+            patch_url=patch_url,
+            fail_on_error=True,
+        )
 
 
 def _solar_day(item: pystac.Item, parsed: object, idx: int) -> object:

@@ -14,7 +14,8 @@ from pystac_client import Client
 from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError
 
-from stac.errors import StacError, StacSourceError
+from stac.api_io import RETRY_STATUSES, open_api, unique_items
+from stac.errors import StacError, StacPagingError, StacSourceError
 from stac.local import search_local
 from stac.parse import item_datetime
 from stac.settings import StacSettings
@@ -75,7 +76,7 @@ def search_scenes(
             params={"bbox": area_bbox, "intersects": area_geom, "datetime": when},
             max_cloud=max_cloud,
             max_items=cap,
-            page_size=settings.page_size,
+            settings=settings,
         )
     if len(items) >= cap:
         log.warning(
@@ -88,14 +89,15 @@ def search_scenes(
 
 
 def open_client(source: StacSource, *, settings: StacSettings | None = None) -> Client:
-    """Open the STAC API of an API source; StacSourceError naming the URL if it fails."""
+    """Open the STAC API of an API source (retrying, see stac.api_io); StacSourceError
+    naming the URL and what failed if it cannot be opened."""
     if source.is_local:
         raise StacSourceError(f"{source} is a local catalog, not a STAC API")
     settings = settings or StacSettings()
     try:
-        return Client.open(source.url_or_path, timeout=settings.timeout)
+        return open_api(source.url_or_path, settings=settings)
     except (APIError, requests.RequestException, pystac.STACError) as exc:
-        raise _unreachable(source, exc) from exc
+        raise _unreachable(source, exc, settings) from exc
 
 
 def datetime_range(start: str | date, end: str | date) -> str:
@@ -149,7 +151,7 @@ def _search_api(
     params: dict[str, Any],
     max_cloud: float,
     max_items: int,
-    page_size: int,
+    settings: StacSettings,
 ) -> list[pystac.Item]:
     search: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
     if source.collection:
@@ -164,15 +166,16 @@ def _search_api(
         cloud_filter_on_server = False
         log.warning("%s supports neither CQL2 filter nor query; cloud cover filtered here", source)
     try:
-        found = client.search(limit=page_size, max_items=max_items, **search)
+        # max_items is applied to unique items here, not by pystac-client to raw features
+        found = client.search(limit=settings.page_size, **search)
         # migrate=False: these are current STAC items; pystac's storage-extension migration
         # only warns about Earth Search hrefs it cannot parse.
         items = [
             pystac.Item.from_dict(d, migrate=False, preserve_dict=False)
-            for d in found.items_as_dicts()
+            for d in unique_items(found.items_as_dicts(), max_items=max_items)
         ]
-    except (APIError, requests.RequestException, pystac.STACError) as exc:
-        raise _unreachable(source, exc) from exc
+    except (APIError, requests.RequestException, pystac.STACError, StacPagingError) as exc:
+        raise _unreachable(source, exc, settings) from exc
     if not cloud_filter_on_server:
         items = [i for i in items if _cloud_cover(i) <= max_cloud]
     return items
@@ -183,9 +186,28 @@ def _cloud_cover(item: pystac.Item) -> float:
     return 100.0 if value is None else float(value)
 
 
-def _unreachable(source: StacSource, exc: Exception) -> StacSourceError:
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def _unreachable(source: StacSource, exc: Exception, settings: StacSettings) -> StacSourceError:
     return StacSourceError(
-        f"STAC API {source.url_or_path} failed: {detail}. Check the URL and your connection, "
-        "or work offline with --stac PATH (a local static STAC catalog folder)"
+        f"STAC API {source.url_or_path} failed: {_what_failed(exc, settings)}. Check the URL "
+        "and your connection, or work offline with --stac PATH (a local static STAC catalog "
+        "folder)"
     )
+
+
+def _what_failed(exc: Exception, settings: StacSettings) -> str:
+    """One line saying what went wrong, after how many retries."""
+    text = str(exc).strip()
+    detail = text.splitlines()[0][:300].rstrip(".") if text else type(exc).__name__
+    retries = f"after {settings.max_retries} retries"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, StacPagingError):
+        return detail
+    if status is not None:
+        tried = f" {retries}" if status in RETRY_STATUSES else ""
+        return f"it answered HTTP {status}{tried}: {detail}"
+    cause = exc.__context__
+    if isinstance(cause, requests.Timeout) or "timed out" in text.lower():
+        return f"no answer within the {settings.timeout:g} s timeout, {retries}"
+    if isinstance(cause, requests.ConnectionError):
+        return f"cannot connect, {retries}: {detail}"
+    return detail

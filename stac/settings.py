@@ -37,3 +37,24 @@ class StacSettings(BaseSettings):
     timeout: float = Field(
         default=60.0, gt=0, description="HTTP timeout of API requests, in seconds."
     )
+    max_retries: int = Field(
+        default=4,
+        ge=0,
+        le=20,
+        description="Retries of a failed API request (429, 5xx, timeout, lost connection, "
+        "truncated JSON) before the search stops with an error.",
+    )
+    backoff_base: float = Field(
+        default=0.5,
+        ge=0,
+        description="Backoff between retries: the first at once, the n-th after "
+        "base x 2^(n-1) seconds.",
+    )
+    backoff_max: float = Field(
+        default=30.0, ge=0, description="Longest wait between two retries, in seconds."
+    )
+    retry_after_max: float = Field(
+        default=60.0,
+        ge=0,
+        description="Longest server-requested wait (Retry-After) honoured, in seconds.",
+    )

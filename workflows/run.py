@@ -1,13 +1,15 @@
 """``pantau run``: plan work units, run each wholly on a worker, gather per-village tables.
 
 The driver searches the scenes once, splits the villages into work units (tiles of the fixed
-grid of :mod:`geo.tiling`, each with its home villages), checks every scene's radiometry
-once (one small task per scene), and submits one task per unit (:func:`workflows.unit.
-run_unit`) with a bounded number in flight. A unit loads, composites, writes its COGs,
-statistics and STAC item (last) itself; the driver never holds a raster. A unit x period
-whose item carries the same fingerprint is skipped, so a rerun computes only what was not
-committed. Finally villages.parquet/csv, quality.json and the catalog's collection are
-assembled from the committed tables.
+grid of :mod:`geo.tiling`, each with its home villages), checks once that every scene over a
+unit can be read and that its radiometry is plausible (one small task per scene,
+:mod:`workflows.checks`; unreadable scenes are left out of every unit, and a period with too
+many of them stops the run before any unit is submitted), and submits one task per unit
+(:func:`workflows.unit.run_unit`) with a bounded number in flight. A unit loads, composites,
+writes its COGs, statistics and STAC item (last) itself; the driver never holds a raster. A
+unit x period whose item carries the same fingerprint is skipped, so a rerun computes only
+what was not committed. Finally villages.parquet/csv, quality.json and the catalog's
+collection are assembled from the committed tables.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Sequence, Set
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -38,7 +40,7 @@ from stac.search import search_scenes
 from stac.source import resolve_source
 from stac.transactions import load_catalog, publish_items
 from workflows.assemble import assemble
-from workflows.checks import check_scene
+from workflows.checks import check_scenes, exclusion, failed_reads, read_policy, stored_checks
 from workflows.errors import WorkflowError
 from workflows.overview import build_overviews
 from workflows.reference import REFERENCE_COLUMNS, ReferenceJob, plan_reference
@@ -170,33 +172,36 @@ def run(
     )
     parameters["reference"] = {p: j.to_dict() for p, j in references.items()} or None
     footprints = {i.id: shapely.geometry.shape(i.geometry) for i in items if i.geometry}
-    plan = _plan(units, area, by_period, footprints, parameters, references)
-    pending = [(u, p) for u, p in plan if not _committed(out, u.id, p)]
-    done = {(u.id, p.period) for u, p in plan} - {(u.id, p.period) for u, p in pending}
-    result.skipped = sorted({p for p in periods if all((u.id, p) in done for u in units)})
-    result.computed = sorted({p.period for _, p in pending})
     checks_path = out / "stats" / "scene_checks.json"
-    checks = _stored_checks(checks_path, settings.plausibility_resolution)
-    if pending:
-        from workflows.cluster import dask_client
-
-        ctx = (
-            nullcontext(client)
-            if client is not None
-            else dask_client(
-                config.scheduler, workers=config.workers, memory_limit=settings.memory_limit
+    checks = stored_checks(checks_path, settings.plausibility_resolution)
+    # the scenes over at least one unit, per period: the ones to check and count
+    relevant = {
+        period: {i.id: i for u in units for i in _over(u, scenes, footprints)}
+        for period, scenes in by_period.items()
+    }
+    needed = {k: i.to_dict() for s in relevant.values() for k, i in s.items() if k not in checks}
+    with ExitStack() as stack:
+        dask = client
+        if needed:  # a cluster only when there is work: a finished rerun starts none
+            dask = dask or stack.enter_context(_cluster(config, settings))
+            checks.update(
+                check_scenes(
+                    dask, needed, resolution=settings.plausibility_resolution,
+                    patch_url=source.patch_url, bands=(*products.bands, "scl"),
+                    reads=read_policy(settings), progress=config.progress,
+                )
+            )  # fmt: skip
+            write_json(
+                checks_path, {"resolution": settings.plausibility_resolution, "scenes": checks}
             )
-        )
-        with ctx as dask:
-            needed = {i["id"]: i for _, p in pending for i in p.items if i["id"] not in checks}
-            if needed:
-                checks.update(
-                    _check_scenes(dask, needed, source.patch_url, settings, config.progress)
-                )
-                write_json(
-                    checks_path,
-                    {"resolution": settings.plausibility_resolution, "scenes": checks},
-                )
+        unreadable = failed_reads(relevant, checks, max_share=settings.max_failed_scene_share)
+        plan = _plan(units, area, by_period, footprints, parameters, references, unreadable)
+        pending = [(u, p) for u, p in plan if not _committed(out, u.id, p)]
+        done = {(u.id, p.period) for u, p in plan} - {(u.id, p.period) for u, p in pending}
+        result.skipped = sorted({p for p in periods if all((u.id, p) in done for u in units)})
+        result.computed = sorted({p.period for _, p in pending})
+        if pending:
+            dask = dask or stack.enter_context(_cluster(config, settings))
             jobs = _jobs(pending, area, checks, products, settings, parameters, out, source)
             publish = (
                 partial(_publish_unit, source.url_or_path, out, result) if config.publish else None
@@ -208,14 +213,12 @@ def run(
                 max_in_flight=settings.max_in_flight,
                 on_result=publish,
             )
-            build_overviews(
-                dask, out, periods, products, progress=config.progress, zoom=settings.overview_zoom
-            )
-        result.computed_units = [(u.id, p.period) for u, p in pending]
-    else:  # nothing to compute: overviews of older products are built (or found current)
+            result.computed_units = [(u.id, p.period) for u, p in pending]
+        # with nothing computed, overviews of older products are built (or found current)
         build_overviews(
-            None, out, periods, products, progress=config.progress, zoom=settings.overview_zoom
-        )
+            dask if pending else None, out, periods, products, progress=config.progress,
+            zoom=settings.overview_zoom,
+        )  # fmt: skip
     assemble(
         out,
         periods=periods,
@@ -252,6 +255,19 @@ def _built_up_rule(products: ProductRegistry) -> str | None:
     return str(product.formula) if product and isinstance(product.formula, BuiltUpRule) else None
 
 
+def _cluster(config: RunConfig, settings: WorkflowSettings) -> AbstractContextManager[Any]:
+    """The run's Dask client: the given scheduler, or a LocalCluster on loopback."""
+    from workflows.cluster import dask_client
+
+    return dask_client(config.scheduler, workers=config.workers, memory_limit=settings.memory_limit)
+
+
+def _over(unit: Unit, items: Sequence[pystac.Item], footprints: dict[str, Any]) -> list[Any]:
+    """The items whose footprint meets the unit (all items without a footprint)."""
+    extent = shapely.box(*unit.bbox)
+    return [i for i in items if i.id not in footprints or footprints[i.id].intersects(extent)]
+
+
 def _plan(
     units: Sequence[Unit],
     area: gpd.GeoDataFrame,
@@ -259,19 +275,21 @@ def _plan(
     footprints: dict[str, Any],
     parameters: dict[str, Any],
     references: dict[str, ReferenceJob],
+    unreadable: Set[str],
 ) -> list[tuple[Unit, PeriodJob]]:
-    """Every unit x period with the scenes over the unit and the commit fingerprint."""
+    """Every unit x period with the scenes over the unit and the commit fingerprint.
+
+    The fingerprint names the unreadable scenes left out, so a unit committed without a
+    scene is computed again once the scene can be read.
+    """
     geometry = area.set_index("kode").geometry
     plan = []
     for unit in units:
-        extent = shapely.box(*unit.bbox)
         village_hash = hashlib.sha256(
             b"".join(shapely.to_wkb(geometry.loc[list(unit.kodes)].values))
         ).hexdigest()[:16]
         for period, items in sorted(by_period.items()):
-            over = [
-                i for i in items if i.id not in footprints or footprints[i.id].intersects(extent)
-            ]
+            over = _over(unit, items, footprints)
             fingerprint = _fingerprint(
                 {
                     **parameters,
@@ -280,6 +298,7 @@ def _plan(
                     "villages": village_hash,
                 },
                 over,
+                unreadable,
             )
             job = PeriodJob(
                 period,
@@ -303,52 +322,15 @@ def _committed(out: Path, unit_id: str, job: PeriodJob) -> bool:
     return item.get("properties", {}).get("pantau:fingerprint") == job.fingerprint
 
 
-def _fingerprint(params: dict[str, Any], items: Sequence[pystac.Item]) -> str:
+def _fingerprint(
+    params: dict[str, Any], items: Sequence[pystac.Item], unreadable: Set[str] = frozenset()
+) -> str:
     h = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
     for i in sorted(items, key=lambda i: i.id):
         h.update(i.id.encode())
+        if i.id in unreadable:  # unchanged fingerprints when every scene can be read
+            h.update(b"\x00unreadable")
     return h.hexdigest()[:20]
-
-
-def _stored_checks(path: Path, resolution: float) -> dict[str, dict[str, Any]]:
-    """Verdicts of scenes checked by earlier runs into this folder (at the same resolution)."""
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
-    if stored.get("resolution") != resolution:
-        return {}
-    return dict(stored.get("scenes", {}))
-
-
-def _check_scenes(
-    client: Any,
-    items: dict[str, dict[str, Any]],
-    patch_url: Any,
-    settings: WorkflowSettings,
-    progress: bool,
-) -> dict[str, dict[str, Any]]:
-    """Plausibility verdict of every scene, one task per scene on the cluster."""
-    from distributed import as_completed
-    from tqdm.auto import tqdm
-
-    ids = sorted(items)
-    futures = client.map(
-        check_scene,
-        [items[i] for i in ids],
-        key=[f"check-scene-{i}" for i in ids],
-        resolution=settings.plausibility_resolution,
-        patch_url=patch_url,
-        pure=False,
-    )
-    position = {f.key: i for f, i in zip(futures, ids, strict=True)}
-    verdicts: dict[str, dict[str, Any]] = {}
-    with tqdm(total=len(futures), desc="checking scene radiometry", unit="scene",
-              disable=not progress) as bar:  # fmt: skip
-        for future in as_completed(futures):
-            verdicts[position[future.key]] = future.result()
-            bar.update()
-    return verdicts
 
 
 def _jobs(
@@ -361,17 +343,21 @@ def _jobs(
     out: Path,
     source: Any,
 ) -> list[UnitJob]:
-    """One job per unit with its pending periods, implausible scenes left out."""
+    """One job per unit with its pending periods, excluded scenes (checks.exclusion) left out."""
     by_unit: dict[str, tuple[Unit, list[PeriodJob]]] = {}
+    implausible = settings.exclude_implausible
     for unit, job in pending:
-        flagged = tuple(i["id"] for i in job.items if not checks[i["id"]].get("plausible", True))
-        if settings.exclude_implausible and flagged:
+        flagged = tuple(
+            i["id"] for i in job.items
+            if exclusion(checks.get(i["id"]), exclude_implausible=implausible)
+        )  # fmt: skip
+        if flagged:
             used = tuple(i for i in job.items if i["id"] not in flagged)
             if not used:
                 raise WorkflowError(
-                    f"period {job.period}, unit {unit.id}: every scene failed the radiometry "
-                    "plausibility check (see quality.json); set "
-                    "PANTAU_WORKFLOW_EXCLUDE_IMPLAUSIBLE=false to use them anyway"
+                    f"period {job.period}, unit {unit.id}: every scene is unreadable or failed "
+                    "the radiometry plausibility check (see stats/scene_checks.json); set "
+                    "PANTAU_WORKFLOW_EXCLUDE_IMPLAUSIBLE=false to use implausible ones anyway"
                 )
             job = replace(job, items=used, excluded=flagged)
         by_unit.setdefault(unit.id, (unit, []))[1].append(job)
@@ -393,6 +379,7 @@ def _jobs(
                 threads=1,
                 parameters=parameters,
                 patch_url=source.patch_url,
+                reads=read_policy(settings),
             )
         )
     return jobs

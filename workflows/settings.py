@@ -43,6 +43,26 @@ class WorkflowSettings(BaseSettings):
         description="web-mercator zoom whose pixel size the overviews/ COGs have (9: ~300 m); "
         "the tile server reads them up to PANTAU_TILES_OVERVIEW_MAX_ZOOM",
     )
+    read_retries: int = Field(
+        2,
+        ge=0,
+        le=10,
+        description="re-reads of a scene whose read failed (and GDAL's retries of each HTTP "
+        "request on 429/5xx/timeouts) before the scene is excluded (check) or its unit fails",
+    )
+    read_retry_delay: float = Field(
+        1.0, ge=0, description="seconds before the first re-read; doubles at each one"
+    )
+    read_timeout: float = Field(
+        30.0, gt=0, description="seconds an HTTP request for scene pixels may take (GDAL)"
+    )
+    max_failed_scene_share: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="share of a period's scenes that may be unreadable (and left out) "
+        "before the run stops with an error, computing nothing",
+    )
     max_in_flight: int | None = Field(
         None,
         ge=1,

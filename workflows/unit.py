@@ -6,6 +6,13 @@ them block by block with a local thread pool, computes every product of the regi
 the COGs while it computes the exact per-village statistics, then writes the period's
 statistics table and, last, its STAC item: the commit marker a rerun looks for. Nothing here
 talks to the Dask scheduler; the driver only submits units and reads their small tables.
+
+Unreadable scenes are left out by the driver's per-scene checks, the same for every unit
+(:mod:`workflows.checks`). A read that fails here anyway (a transient fault after the
+checks) is retried (``ReadPolicy``); if it still fails the unit fails with an error naming
+the scene, commits nothing for that period, and the run stops: its rerun retries the unit.
+The scene is never dropped from this unit alone, which would make it disagree with its
+neighbours.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,9 +42,12 @@ from geo.cog import write_cog
 from geo.composite import median_composite
 from geo.products import COUNT_INPUT, ProductRegistry
 from geo.zonal import CoverageWeights, coverage_weights, grid_key, zonal_stats
+from stac.assets import ReadPolicy, probe_assets, read_with_retries
+from stac.errors import AssetReadError
 from stac.load import load_stack
 from stac.parse import item_datetime
 from stac.publish import ProductAsset, product_asset, write_unit_item
+from workflows.errors import WorkflowError
 from workflows.reference import ReferenceJob, reference_columns
 
 __all__ = ["PeriodJob", "UnitJob", "UnitResult", "run_unit", "stat_columns", "unit_paths"]
@@ -77,6 +88,7 @@ class UnitJob:
     threads: int
     parameters: dict[str, Any]
     patch_url: Callable[[str], str] | None = None
+    reads: ReadPolicy = ReadPolicy()
 
     @property
     def pixels(self) -> int:
@@ -129,7 +141,35 @@ def _coverage(job: UnitJob) -> CoverageWeights:
     return weights
 
 
-def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
+def _read_composite(job: UnitJob, period: str, items: Sequence[pystac.Item]) -> np.ndarray:
+    """The composite, its reads retried; a WorkflowError naming the scene if they all fail."""
+    try:
+        return read_with_retries(
+            partial(_composite, job, items), job.reads, what=f"unit {job.unit_id} {period}"
+        )
+    except AssetReadError as exc:
+        failure = str(exc)
+    # raised outside the handler, with no chained causes: rasterio's errors do not pickle
+    # (Dask sends the error to the driver) and the message carries GDAL's words
+    raise WorkflowError(
+        f"unit {job.unit_id}, period {period}: reading its scenes failed: {failure}"
+        f"{_unreadable_scene(job, items)}. Nothing of this unit and period was committed; "
+        "run the same command again to retry it (committed units are kept)"
+    )
+
+
+def _unreadable_scene(job: UnitJob, items: Sequence[pystac.Item]) -> str:
+    """``"; scene X: <asset>: <why>"`` for the first scene whose assets fail a probe now."""
+    bands = (*job.products.bands, "scl")
+    for item in items:
+        try:
+            probe_assets(item, bands, patch_url=job.patch_url, gdal=job.reads.gdal_options(1))
+        except AssetReadError as exc:
+            return f"; scene {item.id}: {exc}"
+    return " (each scene's files read again now: the fault did not recur)"
+
+
+def _composite(job: UnitJob, items: Sequence[pystac.Item], attempt: int = 0) -> np.ndarray:
     """``(band..., count)`` float32 composite of the unit, computed here with local threads."""
     import dask.array as da
 
@@ -141,6 +181,7 @@ def _composite(job: UnitJob, items: Sequence[pystac.Item]) -> np.ndarray:
         chunk=job.chunk,
         groupby=job.groupby,
         patch_url=job.patch_url,
+        gdal=job.reads.gdal_options(attempt),
     )
     dn = da.stack([stack.data[b].data for b in bands])
     lazy = median_composite(dn, stack.scale, stack.offset, chunk=job.chunk)
@@ -164,7 +205,7 @@ def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> di
     clock = _Stages()
     with clock("load_composite"):
         if items:
-            composite = _composite(job, items)
+            composite = _read_composite(job, period.period, items)
         else:  # no scene over this unit in the period: every product is no data
             ny, nx = job.geobox.shape.yx
             composite = np.full((len(products.bands) + 1, ny, nx), np.nan, dtype=np.float32)
