@@ -143,9 +143,8 @@ def _native_factors(
     for band in bands:
         ks = set()
         for p in parsed:
-            source = p.bands.get((band, 1))
-            grid = source.geobox if source is not None else None
-            if grid is None or grid.crs != geobox.crs:
+            grid = getattr(p.bands.get((band, 1)), "geobox", None)
+            if not isinstance(grid, GeoBox) or grid.crs != geobox.crs:
                 break
             a = grid.affine
             k = a.a / res
