@@ -1,4 +1,4 @@
-"""The run's tables from its committed units: villages.parquet/csv, quality.json, collection."""
+"""The run's tables from its committed units: villages.parquet/csv, quality.json/.html, catalog."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from geo.tiling import Unit
 from geo.villages import VillageSet
 from stac.parse import parse_item
 from stac.publish import write_collection
+from workflows.quality_report import write_quality_html
 from workflows.reference import ReferenceJob, agreement
 from workflows.regions import write_regions
 from workflows.settings import WorkflowSettings
@@ -50,9 +51,10 @@ def assemble(
     references: Mapping[str, ReferenceJob] | None = None,
     products: ProductRegistry = PRODUCTS,
 ) -> gpd.GeoDataFrame:
-    """Write villages.parquet/csv, quality.json and the catalog collection; return the table."""
+    """Write villages.parquet/csv, quality.json/.html and the collection; return the table."""
     remove_leftovers(
         *(out / n for n in ("villages.parquet", "villages.csv", "quality.json", "regions.parquet")),
+        out / "quality.html",
         out / "catalog" / "collection.json",
     )
     frames = [pd.read_parquet(unit_paths(out, u.id, p)["stats"]) for p in periods for u in units]
@@ -103,6 +105,7 @@ def assemble(
     if references:
         quality["reference_agreement"] = agreement(gdf, reference=dict(references))
     write_json(out / "quality.json", quality)
+    write_quality_html(out, quality, villages=gdf)  # the same facts, for people
     write_collection(
         out / "catalog",
         [unit_paths(out, u.id, p)["item"] for p in periods for u in units],
