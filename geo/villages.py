@@ -21,6 +21,7 @@ from pyproj import CRS
 
 from geo.codes import CodeSample, normalize_code, normalize_codes, valid_village_mask
 from geo.errors import BoundaryFileError
+from geo.safe_open import BOUNDARY_FORMATS, PARQUET, check_input_file
 
 __all__ = ["BoundaryReport", "VillageSet", "load_villages"]
 
@@ -29,8 +30,12 @@ log = logging.getLogger(__name__)
 #: Default code and name columns, most specific first (matched case-insensitively).
 CODE_COLUMNS: Final = ("kode_10", "kode_desa", "kode", "kdepum")
 NAME_COLUMNS: Final = ("nama", "nama_desa", "name", "namobj")
-_FORMATS = "GeoParquet (.parquet), GeoPackage (.gpkg), GeoJSON (.geojson) or Shapefile (.shp)"
-_PARQUET_SUFFIXES: Final = (".parquet", ".geoparquet", ".pq")
+_FORMATS = (
+    "GeoParquet (.parquet), GeoPackage (.gpkg), GeoJSON (.geojson), Shapefile (.shp) or "
+    "FlatGeobuf (.fgb)"
+)
+#: Where Indonesia is (lon, lat), with a margin: villages outside it mean a wrong CRS or axes.
+INDONESIA: Final = (94.0, -12.0, 142.0, 7.0)
 _POLYGONAL: Final = ("Polygon", "MultiPolygon")
 _POLYGONAL_TYPE_IDS: Final = (3, 6)  # shapely.get_type_id of Polygon, MultiPolygon
 # A code column must hold village codes in at least this share of its non-empty rows.
@@ -93,7 +98,8 @@ def load_villages(
     """Read village polygons with Kemendagri codes, validated and repaired, in EPSG:4326.
 
     Args:
-        path: GeoParquet, GeoPackage, GeoJSON or Shapefile with one polygon per village.
+        path: GeoParquet, GeoPackage, GeoJSON, Shapefile or FlatGeobuf with one polygon per
+            village; opened only as the format its extension names (:mod:`geo.safe_open`).
         code_column: column of village codes; default the first of ``kode_10``,
             ``kode_desa``, ``kode``, ``kdepum`` holding 10-digit codes.
         name_column: column of names; default ``nama``, ``nama_desa``, ``name`` or ``namobj``.
@@ -106,6 +112,10 @@ def load_villages(
     path = Path(path)
     region_code = normalize_code(region) if region is not None else None
     frame = _read(path)
+    if frame.empty:
+        raise BoundaryFileError(
+            f"boundary file {path} has no features (0 rows); export the village polygons again"
+        )
     crs = _check_crs(frame, path)
     code_col = _code_column(frame, code_column, path)
     name_col = _name_column(frame, name_column, path)
@@ -137,6 +147,7 @@ def load_villages(
     villages, repaired, dropped = _repair(villages)
     villages, duplicates = _merge_duplicates(villages)
     villages = _to_wgs84(villages, path)
+    _check_extent(villages, path, crs)
     if villages.empty:
         raise BoundaryFileError(
             f"no usable villages in {path}: {len(frame)} features read, {invalid.count} with "
@@ -162,10 +173,13 @@ def load_villages(
 
 def _read(path: Path) -> gpd.GeoDataFrame:
     """Read any supported boundary file, turning every reader failure into one message."""
-    if not path.exists():
-        raise BoundaryFileError(f"boundary file not found: {path}; pass an existing {_FORMATS}")
+    # Extension and first bytes must agree before GDAL sees the file: GDAL picks its driver
+    # by content, and a VRT disguised as .gpkg would otherwise open (and fetch) its sources.
+    fmt = check_input_file(
+        path, BOUNDARY_FORMATS, what="boundary file", expected=_FORMATS, error=BoundaryFileError
+    )
     try:
-        if path.suffix.lower() in _PARQUET_SUFFIXES:
+        if fmt is PARQUET:
             frame = gpd.read_parquet(path)
         else:
             frame = gpd.read_file(path, engine="pyogrio")
@@ -293,7 +307,7 @@ def _repair(
     if odd.any():
         geoms[odd] = [_polygonal(g) for g in geoms[odd]]
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    repaired = tuple(villages.loc[invalid & keep, "kode"])
+    repaired = tuple(villages.loc[(invalid | odd) & keep, "kode"])
     dropped = tuple(villages.loc[~keep, "kode"])
     if repaired:
         log.warning("repaired %d invalid village geometries: %s", len(repaired), repaired[:10])
@@ -312,6 +326,43 @@ def _merge_duplicates(villages: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, tup
         merged = villages.loc[repeated].dissolve(by="kode", aggfunc="first").reset_index()
         villages = pd.concat([villages.loc[~repeated], merged[villages.columns]])
     return villages.sort_values("kode").reset_index(drop=True), duplicates
+
+
+def _check_extent(villages: gpd.GeoDataFrame, path: Path, crs: str) -> None:
+    """Refuse villages whose lon/lat are impossible, swapped, or outside Indonesia."""
+    if villages.empty:
+        return
+    bounds = shapely.bounds(np.asarray(villages.geometry.array, dtype=object))
+    x0, y0, x1, y1 = (bounds[:, i] for i in range(4))
+    degrees = np.isfinite(bounds).all(axis=1) & (x0 >= -180) & (x1 <= 180)
+    degrees &= (y0 >= -90) & (y1 <= 90)
+    codes = villages["kode"].to_numpy()
+    west, south, east, north = INDONESIA
+    inside = (x0 >= west) & (x1 <= east) & (y0 >= south) & (y1 <= north)
+    if inside.all():
+        return
+    swapped = (y0 >= west) & (y1 <= east) & (x0 >= south) & (x1 <= north)
+    if swapped[~inside].all():
+        raise BoundaryFileError(
+            f"longitude and latitude are swapped in {path} (e.g. {codes[~inside][0]} at x "
+            f"{x0[~inside][0]:.4f}, y {y0[~inside][0]:.4f}; Indonesia is at x=lon 95..141, "
+            "y=lat -11..6): write the coordinates as x=longitude, y=latitude (or fix the axis "
+            "order of the CRS)"
+        )
+    if not degrees.all():
+        bad = ~degrees
+        example = f"{codes[bad][0]} spans x {x0[bad][0]:.6g}..{x1[bad][0]:.6g}"
+        raise BoundaryFileError(
+            f"{int(bad.sum())} villages in {path} have coordinates that are not longitude/"
+            f"latitude once read in the file's CRS {crs} (e.g. {example}): the declared CRS "
+            "is wrong (metres declared as EPSG:4326?) or the coordinates are corrupt; set the "
+            "real CRS, e.g. `ogr2ogr -a_srs EPSG:32749 out.gpkg in.gpkg`"
+        )
+    raise BoundaryFileError(
+        f"{int((~inside).sum())} villages in {path} lie outside Indonesia (lon {west:g}..{east:g}"
+        f", lat {south:g}..{north:g}), e.g. {codes[~inside][0]} at lon {x0[~inside][0]:.4f}, "
+        f"lat {y0[~inside][0]:.4f}: check the file's CRS {crs}"
+    )
 
 
 def _to_wgs84(villages: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:

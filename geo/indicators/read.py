@@ -9,6 +9,7 @@ with :func:`infer_numeric`.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ import pandas as pd
 
 from geo.codes import CodeSample
 from geo.errors import IndicatorTableError
+from geo.indicators.excel import read_sheet
+from geo.safe_open import CSV, PARQUET, TABLE_FORMATS, XLSX, check_input_file
 
 __all__ = [
     "KEY_COLUMNS",
@@ -33,6 +36,8 @@ __all__ = [
     "typed_columns",
 ]
 
+log = logging.getLogger(__name__)
+
 #: A text column is numeric when at least this share of its non-empty values parse.
 NUMERIC_SHARE: Final = 0.95
 #: A text column with more distinct values than this is not a category (names, free text).
@@ -41,7 +46,6 @@ MAX_CATEGORIES: Final = 50
 KEY_COLUMNS: Final = ("kode", "level", "kode_known")
 _CSV_SUFFIXES: Final = (".csv", ".txt", ".tsv")
 _EXCEL_SUFFIXES: Final = (".xlsx", ".xlsm")
-_PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 FORMATS: Final = "CSV (.csv, ',' or ';' separated), Parquet (.parquet) or Excel (.xlsx)"
 # Columns that identify or name things (parent codes, status codes, names): text, not maps.
 _IDENTIFIER: Final = re.compile(r"^(kode|kd|code|id|nama|name)(_|$)|_(kode|kd|code|id)$")
@@ -50,6 +54,9 @@ _MISSING = ("", "-", "--", "na", "n/a", "nan", "null", "none", "#n/a", "..", "..
 _PLAIN_NUMBER = r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?"
 _DOT_THOUSANDS = r"[+-]?[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9]+)?"
 _COMMA_THOUSANDS = r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?"
+# A code in scientific notation (3.404E+09): a spreadsheet made it a number and cut digits.
+_SCIENTIFIC = r"[+-]?[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]+"
+_FLOAT_CODE = r"[0-9]+\.0+"
 
 
 def is_identifier(name: str) -> bool:
@@ -74,6 +81,17 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     plain = _matches(text, _PLAIN_NUMBER)
     dots = ~plain & _matches(text, _DOT_THOUSANDS)
     commas = ~plain & ~dots & _matches(text, _COMMA_THOUSANDS)
+    # A column that groups thousands elsewhere (1.234.567) groups them in 1.234 too, unless
+    # it also writes that separator as a decimal point (12.5).
+    if dots.any() != commas.any():
+        grouped, sep, pattern = (
+            (dots, ".", _DOT_THOUSANDS) if dots.any() else (commas, ",", _COMMA_THOUSANDS)
+        )
+        with_sep = plain & text.str.contains(sep, regex=False).fillna(False).astype(bool)
+        single = with_sep & _matches(text, pattern)
+        if not (with_sep & ~single).any():
+            plain = plain & ~single
+            dots, commas = (dots | single, commas) if sep == "." else (dots, commas | single)
     out = pd.Series(pd.NA, index=values.index, dtype="string")
     out = out.mask(plain, text.str.replace(",", ".", regex=False))
     out = out.mask(dots, text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
@@ -126,19 +144,23 @@ def _detect_separator(path: Path) -> str:
 
 def read_raw(path: Path, sheet: str | None) -> pd.DataFrame:
     """Read the file as it is: text for CSV, native types for Parquet and Excel."""
-    if not path.is_file():
-        raise IndicatorTableError(f"indicator table not found: {path}; pass an existing {FORMATS}")
-    suffix = path.suffix.lower()
-    if sheet is not None and suffix not in _EXCEL_SUFFIXES:
+    if sheet is not None and path.suffix.lower() not in _EXCEL_SUFFIXES:
         raise IndicatorTableError(f"--sheet applies to Excel files only, not {path.name}")
+    # Extension and first bytes must agree (a VRT or HTML page renamed .csv is refused).
+    fmt = check_input_file(
+        path, TABLE_FORMATS, what="indicator table", expected=FORMATS, error=IndicatorTableError
+    )
+    repairs: list[str] = []
     try:
-        if suffix in _CSV_SUFFIXES:
-            frame = read_csv_text(path)
-        elif suffix in _PARQUET_SUFFIXES:
+        if fmt is CSV:
+            frame, encoding = _read_csv(path)
+            if encoding != "utf-8":
+                repairs.append(f"{path.name}: read as {encoding}")
+        elif fmt is PARQUET:
             frame = pd.read_parquet(path)
-        elif suffix in _EXCEL_SUFFIXES:
-            frame = _read_excel(path, sheet)
-        else:
+        elif fmt is XLSX:
+            frame, repairs = read_sheet(path, sheet)
+        else:  # pragma: no cover - TABLE_FORMATS holds only these
             raise IndicatorTableError(f"unsupported indicator table {path.name}: use {FORMATS}")
     except IndicatorTableError:
         raise
@@ -152,11 +174,43 @@ def read_raw(path: Path, sheet: str | None) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise IndicatorTableError(f"indicator table {path} has no rows or no columns")
     frame.columns = [str(c).strip() for c in frame.columns]
+    repairs += _repair_codes(frame, path)
+    for repair in repairs:
+        log.warning("repaired %s", repair)
+    frame.attrs["repairs"] = repairs
     return frame
+
+
+def _repair_codes(frame: pd.DataFrame, path: Path) -> list[str]:
+    """Codes written as floats lose their ``.0``; codes in scientific notation are refused."""
+    repairs = []
+    for column in frame.columns:
+        values = frame[column]
+        if not is_identifier(column) or pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        text = values.astype("string").str.strip()
+        scientific = _matches(text, _SCIENTIFIC)
+        if scientific.any():
+            raise IndicatorTableError(
+                f"column {column!r} of {path.name} holds codes in scientific notation (e.g. "
+                f"{text[scientific].iloc[0]}, {int(scientific.sum())} rows): a spreadsheet "
+                "turned the codes into numbers and dropped digits, which cannot be recovered; "
+                "export the table again with the column formatted as Text"
+            )
+        floats = _matches(text, _FLOAT_CODE)
+        if floats.any():
+            frame[column] = values.where(~floats, text.str.replace(r"\.0+$", "", regex=True))
+            repairs.append(f"{path.name}: {int(floats.sum())} codes in {column!r} lost a '.0'")
+    return repairs
 
 
 def read_csv_text(path: Path) -> pd.DataFrame:
     """CSV as text, separator detected, UTF-8 (with or without BOM) or Latin-1."""
+    return _read_csv(path)[0]
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """CSV as text and the encoding it was read with (``utf-8``, ``utf-8 with BOM``, ...)."""
     sep = _detect_separator(path)
     # Only empty cells are missing: text such as "NA" may be a real value (a name, a class).
     options: dict[str, Any] = {
@@ -165,21 +219,13 @@ def read_csv_text(path: Path) -> pd.DataFrame:
         "keep_default_na": False,
         "na_values": [""],
     }
+    with path.open("rb") as handle:
+        bom = handle.read(3) == b"\xef\xbb\xbf"
     try:
-        return pd.read_csv(path, encoding="utf-8-sig", **options)
+        frame = pd.read_csv(path, encoding="utf-8-sig", **options)
+        return frame, "UTF-8 with BOM" if bom else "utf-8"
     except UnicodeDecodeError:
-        return pd.read_csv(path, encoding="latin-1", **options)
-
-
-def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
-    """One sheet of a workbook (the first by default); an unknown sheet lists the others."""
-    with pd.ExcelFile(path, engine="openpyxl") as book:
-        names = [str(n) for n in book.sheet_names]
-        if sheet is not None and sheet not in names:
-            raise IndicatorTableError(
-                f"sheet {sheet!r} not in {path.name}; its sheets are: {', '.join(names)}"
-            )
-        return pd.read_excel(book, sheet_name=sheet if sheet is not None else 0)
+        return pd.read_csv(path, encoding="latin-1", **options), "Latin-1 (not UTF-8)"
 
 
 def _is_binary(values: pd.Series) -> bool:

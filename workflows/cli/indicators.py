@@ -10,6 +10,7 @@ from typing import Any
 from geo.errors import IndicatorTableError
 from geo.indicators import KeyOptions, add_indicator_table, list_indicators
 from geo.privacy import DEFAULT_K, PrivacySpec, describe_privacy, read_privacy
+from workflows.cli.run import write_failure
 
 __all__ = ["register", "run_add", "run_list"]
 
@@ -85,14 +86,20 @@ def register(subparsers: Any) -> None:
 def run_add(args: argparse.Namespace) -> int:
     """Store one table and print its join report; 0 on success."""
     privacy = _privacy(args)
-    report = add_indicator_table(
-        args.file,
-        products_dir=args.products,
-        name=args.name,
-        key=_key(args),
-        sheet=args.sheet,
-        privacy=privacy,
-    )
+    try:
+        report = add_indicator_table(
+            args.file,
+            products_dir=args.products,
+            name=args.name,
+            key=_key(args),
+            sheet=args.sheet,
+            privacy=privacy,
+        )
+    except OSError as exc:
+        message = write_failure(exc, args.products)
+        if message is None:
+            raise
+        raise IndicatorTableError(message) from exc
     print(report.summary())
     if privacy is not None:
         print(describe_privacy(read_privacy(report.table_path) or {}))

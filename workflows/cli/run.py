@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import errno
 from pathlib import Path
 
-__all__ = ["register"]
+__all__ = ["register", "write_failure"]
+
+# A products folder that is full or not writable: a clear message instead of a traceback.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def write_failure(exc: OSError, folder: Path) -> str | None:
+    """The message for a write into ``folder`` that failed for lack of space or rights."""
+    if exc.errno not in _WRITE_ERRNOS:
+        return None
+    if exc.filename is not None:
+        target = Path(str(exc.filename)).resolve()
+        if not target.is_relative_to(Path(folder).resolve()):
+            return None
+    return (
+        f"cannot write to the products folder {folder}: {exc.strerror or exc}; free space or "
+        "make it writable (or pass another folder) and run again; files written completely "
+        "before are kept, none is left half-written"
+    )
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -114,29 +133,34 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.reference_stac and not args.reference:
         raise WorkflowError("--reference-stac needs --reference esa-worldcover|io-lulc-annual-v02")
-    result = run(
-        RunConfig(
-            stac=args.stac,
-            out=args.out,
-            start=args.start,
-            end=args.end,
-            boundaries=args.boundaries,
-            code_column=args.code_column,
-            name_column=args.name_column,
-            region=args.region,
-            period=args.period,
-            max_cloud=args.max_cloud,
-            collection=args.collection,
-            scheduler=args.scheduler,
-            workers=args.workers,
-            tile_size=args.tile_size,
-            progress=args.progress,
-            reference=args.reference,
-            reference_stac=args.reference_stac,
-            built_up=args.built_up,
-            publish=args.publish,
-        )
+    config = RunConfig(
+        stac=args.stac,
+        out=args.out,
+        start=args.start,
+        end=args.end,
+        boundaries=args.boundaries,
+        code_column=args.code_column,
+        name_column=args.name_column,
+        region=args.region,
+        period=args.period,
+        max_cloud=args.max_cloud,
+        collection=args.collection,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        tile_size=args.tile_size,
+        progress=args.progress,
+        reference=args.reference,
+        reference_stac=args.reference_stac,
+        built_up=args.built_up,
+        publish=args.publish,
     )
+    try:
+        result = run(config)
+    except OSError as exc:
+        message = write_failure(exc, args.out)
+        if message is None:
+            raise
+        raise WorkflowError(message) from exc
     print(
         f"periods: {', '.join(result.periods)}"
         f" (computed {len(result.computed)}, reused {len(result.skipped)})"
