@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "atomic_group",
     "atomic_target",
     "remove_leftovers",
     "temporary_sibling",
@@ -73,6 +74,52 @@ def atomic_target(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_group() -> Iterator[Callable[[Path], Path]]:
+    """Files that appear together or not at all (a table and its report).
+
+    ``stage(path)`` returns a temporary sibling to write; leaving the block normally replaces
+    each target with its staged file, in order. If a replacement fails, the targets already
+    replaced get their previous content back (kept as hard links) or are removed if they are
+    new, and the error propagates; an exception inside the block replaces nothing. A process
+    killed mid-way leaves every target whole (old or new) plus temporary siblings that
+    :func:`remove_leftovers` clears.
+    """
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(path)
+        staged.append((tmp, path))
+        return tmp
+
+    kept: list[tuple[Path, Path | None]] = []
+    try:
+        yield stage
+        try:
+            for tmp, path in staged:
+                backup = None
+                if path.exists():
+                    backup = temporary_sibling(path)
+                    os.link(path, backup)
+                kept.append((path, backup))
+                os.replace(tmp, path)
+        except BaseException:
+            for path, backup in reversed(kept):
+                if backup is not None:
+                    os.replace(backup, path)
+                else:
+                    path.unlink(missing_ok=True)
+            raise
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for _, backup in kept:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> Path:

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from geo.atomic import write_parquet, write_text
+from geo.atomic import atomic_group
 from geo.codes import CodeLevel, CodeSample, kemendagri_codes, normalize_codes
 from geo.errors import IndicatorTableError
 from geo.indicators.join import (
@@ -34,7 +34,7 @@ from geo.indicators.join import (
 )
 from geo.indicators.keys import KeyOptions, resolve_keys
 from geo.indicators.read import KEY_COLUMNS, MAX_CATEGORIES, read_raw, snake_case, typed_columns
-from geo.privacy import PrivacySpec, ProtectedTable, protect_table, store_regions
+from geo.privacy import PrivacySpec, ProtectedTable, protect_table, regions_path
 
 __all__ = [
     "NAME_PATTERN",
@@ -198,13 +198,17 @@ def add_indicator_table(
         master_list=master_description() if master is None else "custom",
         keys=keys.report,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(target, stored, index=False)
-    store_regions(target, protected)
     document = {**report.to_dict(), "created": datetime.now(UTC).isoformat(timespec="seconds")}
     document["privacy"] = protected.summary.to_dict() if protected else {"sensitive": False}
     text = json.dumps(document, indent=2, ensure_ascii=False)
-    write_text(target.with_suffix(".report.json"), text)
+    # the table, its region rows and its report appear together or not at all
+    with atomic_group() as stage:
+        stored.to_parquet(stage(target), index=False)
+        if protected is not None:
+            protected.regions.to_parquet(stage(regions_path(target)), index=False)
+        stage(target.with_suffix(".report.json")).write_text(text, encoding="utf-8")
+    if protected is None:  # a table re-added as not sensitive loses its stale region rows
+        regions_path(target).unlink(missing_ok=True)
     return report
 
 

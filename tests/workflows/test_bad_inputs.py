@@ -215,6 +215,23 @@ def fail_writes(monkeypatch: pytest.MonkeyPatch, code: int, *, after: int = 0) -
     return attempted
 
 
+def fail_replace(monkeypatch: pytest.MonkeyPatch, code: int, nth: int) -> list[str]:
+    """Make the ``nth`` ``os.replace`` of a staged temporary file fail with ``code`` (as a full
+    or read-only disk would when a group of files is committed); later calls (restores) pass."""
+    real_replace = os.replace
+    calls: list[str] = []
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if str(src).endswith(".tmp") and len(calls) < nth:
+            calls.append(str(dst))
+            if len(calls) == nth:
+                raise OSError(code, os.strerror(code), str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return calls
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
 def test_add_into_a_full_folder(
     tmp_path: Path, products: Path, code: int, monkeypatch, capsys
@@ -222,7 +239,7 @@ def test_add_into_a_full_folder(
     table = tmp_path / "new.csv"
     table.write_text("kode,nilai\n3404012001,10\n3404012002,20\n")
     before = snapshot(products)
-    fail_writes(monkeypatch, code)
+    fail_replace(monkeypatch, code, 1)
     capsys.readouterr()
     assert main(add_argv(table, products)) == 2
     line = one_error(capsys.readouterr().err, "indicators")
@@ -230,19 +247,18 @@ def test_add_into_a_full_folder(
     assert snapshot(products) == before  # no temporary file, old table intact
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="add_indicator_table replaces the .parquet before writing .report.json "
-    "(geo/indicators/store.py): a failure between the two leaves a new table with the old report",
-)
-def test_add_failing_on_the_report_keeps_the_old_table(
-    tmp_path: Path, products: Path, monkeypatch, capsys
+@pytest.mark.parametrize("failing_replace", [1, 2], ids=["table", "report"])
+def test_add_failing_mid_commit_keeps_the_old_table_and_report(
+    tmp_path: Path, products: Path, monkeypatch, capsys, failing_replace: int
 ) -> None:
+    """The table and its report are replaced together: a disk that fails on either
+    replacement leaves both old files byte-identical and no temporary file."""
     table = tmp_path / "new.csv"
     table.write_text("kode,nilai\n3404012001,10\n3404012002,20\n")
     before = snapshot(products)
-    fail_writes(monkeypatch, errno.ENOSPC, after=1)
+    calls = fail_replace(monkeypatch, errno.ENOSPC, failing_replace)
     assert main(add_argv(table, products)) == 2
+    assert len(calls) == failing_replace
     assert snapshot(products) == before
 
 
