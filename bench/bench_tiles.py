@@ -2,6 +2,7 @@
 
     python bench/bench_tiles.py [--diy DIR] [--jabar DIR] [--per-zoom 6] [--warm-rounds 3]
                                 [--max-seconds 480] [--json FILE]
+    python bench/bench_tiles.py --overload [--jabar DIR] [--requests 3000] [--connections 128]
 
 Two products directories, each served by ``uvicorn --workers 2 tiles.app:create_app`` on
 127.0.0.1 (what ``pantau serve`` runs), requested by an httpx client with 8 connections:
@@ -20,6 +21,13 @@ each tile: nothing cached) and warm passes (the same tiles again, served from th
 cache), zoom by zoom. It prints p50/p99 latency and tiles/s per target and zoom, and the
 ratio of the raster's p50 at zoom 5 to its p50 at zoom 14. The run is bounded by request
 count and ``--max-seconds``. This is a benchmark, not a test: nothing here asserts on time.
+
+``--overload`` shows load shedding instead: the Jawa Barat products, served as above, get
+``--requests`` distinct choropleth tiles (zooms 11-14, each with its own ``breaks``, so none
+is a cache hit) from ``--connections`` connections at once, while a second client asks
+``/healthz`` every 20 ms. It prints the answers (200/204/503), their latencies, the /healthz
+p50/p99/max during the flood, and the resident memory of the server processes before and
+after.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from _tiles_load import REPO, WORKERS, Pass, Server, print_table, run_pass, urls
+from _tiles_overload import overload
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"  # git-ignored: the products and the servers' logs
@@ -214,11 +223,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=240.0,
                    help="stop requesting a directory after this long (default 240)")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--overload", action="store_true", help="load shedding under a flood")
+    p.add_argument("--requests", type=int, default=3000, help="--overload: tiles (3000)")
+    p.add_argument("--connections", type=int, default=128, help="--overload: at once (128)")
+    p.add_argument("--renders", type=int, help="--overload: render slots per server process")
+    p.add_argument("--waiting", type=int, help="--overload: waiting renders per process")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.overload:
+        jabar = (args.jabar or build_jabar(OUT / "jabar", args.shared)).resolve()
+        limits = {"MAX_CONCURRENT_RENDERS": args.renders, "MAX_WAITING_RENDERS": args.waiting}
+        env = {f"PANTAU_TILES_{k}": str(v) for k, v in limits.items() if v is not None}
+        return overload(jabar, requests=args.requests, connections=args.connections,
+                        tiles_inside=tiles_inside, logs=OUT / "logs", env=env)  # fmt: skip
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores shared by the servers ({WORKERS} uvicorn workers) and the "
           f"client; {CONCURRENCY} connections; load average before the run: {load}")  # fmt: skip

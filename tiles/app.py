@@ -1,7 +1,7 @@
 """The tile server: ``create_app(settings)`` builds a FastAPI app over a products directory.
 
 Routes
-    GET /healthz                                    liveness + products version
+    GET /healthz                                    liveness + products version (tiles.health)
     GET /layers                                     every layer: id, kind, periods, legend ...
     GET /layers/{id}                                one layer (any bivariate pair id too)
     GET /bivariate?x=&y=                            a bivariate layer of two numeric columns
@@ -39,7 +39,7 @@ from starlette.responses import Response
 from titiler.core.models.mapbox import TileJSON
 
 from geo.products import BUILT_UP_METHODS, PRODUCTS, Product, ProductRegistry, with_built_up
-from tiles import choropleth, export, regions, search
+from tiles import choropleth, export, health, openapi, regions, search
 from tiles.cache import build_cache
 from tiles.catalogue import Catalogue, Layer, ProductsStore
 from tiles.dependencies import (
@@ -54,6 +54,7 @@ from tiles.errors import (
     InvalidParameter,
     ProductsUnavailable,
     VillageNotFound,
+    error_responses,
     register_error_handlers,
 )
 from tiles.legend import ClassParams
@@ -66,6 +67,7 @@ from tiles.raster import (
 )
 from tiles.reader import gdal_environment
 from tiles.settings import TilesSettings
+from tiles.shedding import Admission, RenderLimiter
 from tiles.vector import MVT_LAYER, vector_fields
 from tiles.wmts import WMTS_MEDIA_TYPE, capabilities
 
@@ -181,21 +183,11 @@ def _center(bounds: tuple[float, ...], min_zoom: int, max_zoom: int) -> tuple[fl
 # --------------------------------------------------------------------------- routes
 
 router = APIRouter()
+#: The error answers of endpoints that take parameters (ids, options).
+_ERRORS = error_responses(400, 404, 422, 503)
 
 
-@router.get("/healthz", tags=["service"])
-def healthz(request: Request) -> dict[str, Any]:
-    """Liveness: the products directory can be scanned."""
-    cat = catalogue(request)
-    return {
-        "status": "ok",
-        "version": cat.version,
-        "periods": list(cat.periods),
-        "layers": len(cat.layers),
-    }
-
-
-@router.get("/layers", tags=["layers"])
+@router.get("/layers", tags=["layers"], responses=error_responses(400, 503))
 def list_layers(request: Request) -> list[dict[str, Any]]:
     """Every layer of the products, with periods, range or categories, legend and TileJSON."""
     check_query(request, ())
@@ -209,7 +201,7 @@ def list_layers(request: Request) -> list[dict[str, Any]]:
     return listing
 
 
-@router.get("/layers/{layer_id}", tags=["layers"])
+@router.get("/layers/{layer_id}", tags=["layers"], responses=_ERRORS)
 def get_layer(request: Request, layer_id: Annotated[str, Path(max_length=250)]) -> dict[str, Any]:
     """One layer (also any ``bivariate.<x>__<y>`` of two numeric columns)."""
     check_query(request, ())
@@ -217,7 +209,7 @@ def get_layer(request: Request, layer_id: Annotated[str, Path(max_length=250)]) 
     return layer_entry(request, cat, cat.layer(layer_id))
 
 
-@router.get("/bivariate", tags=["layers"])
+@router.get("/bivariate", tags=["layers"], responses=_ERRORS)
 def bivariate(
     request: Request,
     x: Annotated[
@@ -244,6 +236,7 @@ def bivariate(
     response_model=TileJSON,
     response_model_exclude_none=True,
     tags=["layers"],
+    responses=_ERRORS,
 )
 def tilejson(
     request: Request,
@@ -322,7 +315,15 @@ def tilejson(
     return body
 
 
-@router.get("/wmts/WMTSCapabilities.xml", tags=["service"], response_class=Response)
+@router.get(
+    "/wmts/WMTSCapabilities.xml",
+    tags=["service"],
+    response_class=Response,
+    responses={
+        200: {"content": {WMTS_MEDIA_TYPE: {}}, "description": "WMTS 1.0.0 capabilities"},
+        **error_responses(503),
+    },
+)
 def wmts(request: Request) -> Response:
     """OGC WMTS 1.0.0 capabilities listing every PNG layer in every period."""
     ctx = app_context(request)
@@ -343,7 +344,7 @@ def wmts(request: Request) -> Response:
     return Response(body, media_type=WMTS_MEDIA_TYPE)
 
 
-@router.get("/villages/{kode}", tags=["villages"])
+@router.get("/villages/{kode}", tags=["villages"], responses=_ERRORS)
 def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict[str, Any]:
     """One village: name, statistics for every period, every joined indicator."""
     if not _KODE_RE.match(kode):
@@ -395,17 +396,24 @@ def create_app(
         gdal_env=gdal_env,
     )
     store.current()  # scan once now, so a broken directory fails at start-up
-    cache = build_cache(settings.cache_size, settings.cache_url, settings.cache_ttl)
+    cache = build_cache(
+        settings.cache_size, settings.cache_url, settings.cache_ttl, max_bytes=settings.cache_bytes
+    )
 
     app = FastAPI(
         title="Pantau tiles",
         description="Village-level indicators from Sentinel-2 as map tiles (TileJSON, WMTS, MVT).",
         version="0.1.0",
     )
-    app.state.pantau = AppContext(
-        settings=settings, products=products, store=store, cache=cache, gdal_env=gdal_env
+    limiter = RenderLimiter(
+        settings.max_concurrent_renders, settings.max_waiting_renders, settings.render_wait_seconds
     )
+    app.state.pantau = AppContext(
+        settings=settings, products=products, store=store, cache=cache, gdal_env=gdal_env,
+        limiter=limiter, health=health.HealthCheck(store),
+    )  # fmt: skip
     register_error_handlers(app)
+    openapi.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -422,9 +430,12 @@ def create_app(
     app.include_router(
         choropleth.router, prefix="/layers/{layer_id:village_layer}/{period}", tags=["villages"]
     )
+    app.include_router(openapi.fallback_router)  # ids of no family: 404 naming layer_id
+    app.include_router(health.router)
     app.include_router(router)
     app.include_router(regions.router)
     app.include_router(search.router)
+    app.add_middleware(Admission, limiter=limiter)  # outermost: before anything queues
 
     if importlib.util.find_spec("tiles.webmap") is not None:
         importlib.import_module("tiles.webmap").register(app, settings)

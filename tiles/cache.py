@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +30,11 @@ __all__ = [
     "build_cache",
     "tile_key",
     "cached_response",
+    "DEFAULT_CACHE_BYTES",
 ]
+
+#: Bytes of encoded tiles a memory cache holds at most by default (``cache_bytes``).
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +71,16 @@ class TileCache(Protocol):
 
 
 class MemoryCache:
-    """Thread-safe LRU of at most ``maxsize`` tiles (0 disables it)."""
+    """Thread-safe LRU of at most ``maxsize`` tiles and ``max_bytes`` of bodies (0 disables it).
 
-    def __init__(self, maxsize: int) -> None:
+    Both caps hold whatever clients ask for: a flood of distinct tiles evicts the least
+    recently used ones, and a body larger than ``max_bytes`` is not kept at all.
+    """
+
+    def __init__(self, maxsize: int, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.maxsize = maxsize
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self._data: OrderedDict[str, CachedTile] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -86,13 +97,17 @@ class MemoryCache:
 
     def set(self, key: str, tile: CachedTile) -> None:
         """Store a tile, evicting the least recently used ones."""
-        if self.maxsize <= 0:
+        if self.maxsize <= 0 or len(tile.body) > self.max_bytes:
             return
         with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.nbytes -= len(old.body)
             self._data[key] = tile
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            self.nbytes += len(tile.body)
+            while len(self._data) > self.maxsize or self.nbytes > self.max_bytes:
+                _, evicted = self._data.popitem(last=False)
+                self.nbytes -= len(evicted.body)
 
 
 class RedisCache:
@@ -142,9 +157,11 @@ class LayeredCache:
         self.shared.set(key, tile)
 
 
-def build_cache(size: int, url: str | None, ttl: int) -> TileCache:
+def build_cache(
+    size: int, url: str | None, ttl: int, *, max_bytes: int = DEFAULT_CACHE_BYTES
+) -> TileCache:
     """The cache the settings ask for; Redis only when ``url`` is set and redis is installed."""
-    local = MemoryCache(size)
+    local = MemoryCache(size, max_bytes)
     if not url:
         return local
     try:
@@ -181,16 +198,19 @@ def cached_response(
     render: Callable[[], CachedTile],
     *,
     fresh: bool,
+    slot: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Response:
     """Answer from the cache (``X-Cache: HIT``) or render, store and answer (``MISS``).
 
     ``fresh`` says the request named the current products version (``v=``), so clients
-    may keep the tile; otherwise they must revalidate.
+    may keep the tile; otherwise they must revalidate. A miss renders inside ``slot()``
+    (a render slot of :class:`tiles.shedding.RenderLimiter`, which may refuse with 503).
     """
     tile = cache.get(key)
     state = "HIT"
     if tile is None:
-        tile = render()
+        with slot():
+            tile = render()
         cache.set(key, tile)
         state = "MISS"
     headers = {

@@ -246,7 +246,8 @@ def build_catalogue(
     root: Path, version: str, gdal_env: dict[str, str], products: ProductRegistry
 ) -> Catalogue:
     """Scan ``root`` (already fingerprinted as ``version``) into a catalogue."""
-    units: dict[tuple[str, str], dict[Path, tuple[tuple[float, ...], tuple[float, ...]]]] = {}
+    units: dict[tuple[str, str], dict[Path, tuple[tuple[float, ...], tuple[float, ...], float]]]
+    units = {}
     overviews: dict[tuple[str, str], tuple[Path, tuple[str, ...] | None]] = {}
     villages, regions = None, RegionSet()
     for path in product_files(root, products):
@@ -261,7 +262,7 @@ def build_catalogue(
                 overviews[(path.stem, path.parent.name)] = (path, info.units)
             else:
                 key = (path.stem, path.parent.parent.name)
-                units.setdefault(key, {})[path] = (info.lonlat, info.mercator)
+                units.setdefault(key, {})[path] = (info.lonlat, info.mercator, info.coarsest_pixel)
     rasters = {
         key: Mosaic.from_units(found, _overview(key, found, overviews))
         for key, found in units.items()
@@ -322,6 +323,14 @@ class ProductsStore:
         self._catalogue: Catalogue | None = None
         self._checked = float("-inf")
         self._lock = threading.Lock()
+
+    def latest(self) -> Catalogue | None:
+        """The catalogue of the last scan, without checking the directory (no I/O, no lock)."""
+        return self._catalogue
+
+    def due(self) -> bool:
+        """True when :meth:`current` would check the directory (no catalogue, or stale)."""
+        return self._catalogue is None or (time.monotonic() - self._checked >= self.rescan_interval)
 
     def current(self) -> Catalogue:
         """The catalogue, rebuilt first if the directory changed since the last check."""

@@ -31,9 +31,10 @@ from tiles.dependencies import (
     class_params,
     tilesize_value,
 )
-from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
+from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound, error_responses
 from tiles.legend import HATCH_COLOR, NO_DATA_COLOR, Classes, ClassParams, hex_to_rgba
 from tiles.regions import LEVEL_NAMES, aggregation_notes, resolve_level
+from tiles.shedding import arrival
 from tiles.vector import MVT_MEDIA_TYPE, render_mvt
 from tiles.villages import ZoomGeometry
 
@@ -188,6 +189,7 @@ def village_layer(request: Request, layer_id: LayerId, period: Period) -> tuple[
     responses={
         200: {"content": {"image/png": {}, MVT_MEDIA_TYPE: {}}, "description": "a tile"},
         204: {"description": "no village in this tile"},
+        **error_responses(400, 404, 422, 503),
     },
     operation_id="getVillageTile",
 )
@@ -264,10 +266,17 @@ def village_tile(
         ) if indices.size else None  # fmt: skip
         return CachedTile(200, MVT_MEDIA_TYPE, body) if body else CachedTile(204, "", b"")
 
-    return cached_response(ctx.cache, key, draw, fresh=v == cat.version)
+    arrived = arrival(request)
+    return cached_response(
+        ctx.cache, key, draw, fresh=v == cat.version, slot=lambda: ctx.limiter.slot(arrived)
+    )
 
 
-@router.get("/legend.json", operation_id="getVillageLegend")
+@router.get(
+    "/legend.json",
+    operation_id="getVillageLegend",
+    responses=error_responses(400, 404, 422, 503),
+)
 def village_legend(
     request: Request,
     resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from geo.products import ProductRegistry
     from tiles.cache import TileCache
     from tiles.catalogue import Catalogue, ProductsStore
+    from tiles.health import HealthCheck
+    from tiles.shedding import RenderLimiter
 
 __all__ = [
     "AppContext",
@@ -54,6 +56,8 @@ class AppContext:
     store: ProductsStore
     cache: TileCache
     gdal_env: dict[str, str]
+    limiter: RenderLimiter
+    health: HealthCheck
 
 
 def app_context(request: Request) -> AppContext:

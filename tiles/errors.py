@@ -9,6 +9,7 @@ a filesystem path, a GDAL message or a traceback: library exceptions get a fixed
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from geo.errors import GeoError, InvalidCodeError, PantauError
+from tiles.routes import api_routes
 
 __all__ = [
     "TilesError",
@@ -32,6 +34,7 @@ __all__ = [
     "TileNotFound",
     "EmptyTile",
     "ProductsUnavailable",
+    "Overloaded",
     "STATUS_CODES",
     "ErrorBody",
     "error_responses",
@@ -79,6 +82,14 @@ class ProductsUnavailable(TilesError):
     """The products directory is missing or cannot be read."""
 
 
+class Overloaded(TilesError):
+    """Every render slot is busy; retry after the seconds in Retry-After."""
+
+    def __init__(self, message: str = "", *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 #: Exception class -> HTTP status. Looked up along the exception's MRO (most specific first).
 STATUS_CODES: dict[type[Exception], int] = {
     InvalidParameter: status.HTTP_400_BAD_REQUEST,
@@ -90,6 +101,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     EmptyTile: status.HTTP_204_NO_CONTENT,
     TileOutsideBounds: status.HTTP_204_NO_CONTENT,
     ProductsUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    Overloaded: status.HTTP_503_SERVICE_UNAVAILABLE,
     TilesError: status.HTTP_500_INTERNAL_SERVER_ERROR,
     GeoError: status.HTTP_500_INTERNAL_SERVER_ERROR,
     RioTilerError: status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -104,6 +116,8 @@ _GENERIC = {
     status.HTTP_500_INTERNAL_SERVER_ERROR: "internal server error",
     status.HTTP_503_SERVICE_UNAVAILABLE: "products are not available",
 }
+#: Seconds a client is asked to wait (Retry-After) after a 503 that names no other delay.
+RETRY_AFTER = 5
 
 
 class ErrorBody(BaseModel):
@@ -115,13 +129,31 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "a parameter is malformed or out of range (named in the body)",
-    status.HTTP_404_NOT_FOUND: "no such layer, period, village or region in the products",
+    status.HTTP_404_NOT_FOUND: "no such layer, period, village or region in the products "
+    "(the parameter is named in the body)",
+    status.HTTP_422_UNPROCESSABLE_CONTENT: "a parameter has the wrong type or length "
+    "(named in the body)",
+    status.HTTP_503_SERVICE_UNAVAILABLE: "the products are unavailable, or every render slot "
+    "is busy: retry after Retry-After seconds",
+}
+_RETRY_HEADER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
 }
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` of the error answers a route gives (400, 404 ...)."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+    """OpenAPI ``responses=`` of the error answers a route gives (400, 404, 422, 503)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
+        if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            entry["headers"] = _RETRY_HEADER
+        responses[code] = entry
+    return responses
 
 
 def _error_body(exc: BaseException, code: int) -> dict[str, str]:
@@ -131,6 +163,8 @@ def _error_body(exc: BaseException, code: int) -> dict[str, str]:
         if parameter:
             body["parameter"] = parameter
         return body
+    if isinstance(exc, TilesError) and code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        return {"detail": (type(exc).__doc__ or "").strip() or _GENERIC[code]}  # fixed text
     return {"detail": _GENERIC.get(code, "request failed")}
 
 
@@ -139,10 +173,13 @@ def _handle(request: Request, exc: Exception) -> Response:
     code = STATUS_CODES[matched]
     if code == status.HTTP_204_NO_CONTENT:
         return Response(status_code=code)
+    headers = None
+    if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers = {"Retry-After": str(getattr(exc, "retry_after", RETRY_AFTER))}
     # The catch-all runs in Starlette's ServerErrorMiddleware, which re-raises and logs.
-    if code >= 500 and matched is not Exception:
+    elif code >= 500 and matched is not Exception:
         logger.error("%s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-    return JSONResponse(_error_body(exc, code), status_code=code)
+    return JSONResponse(_error_body(exc, code), status_code=code, headers=headers)
 
 
 def _handle_validation(request: Request, exc: Exception) -> Response:
@@ -158,10 +195,32 @@ def _handle_validation(request: Request, exc: Exception) -> Response:
     )
 
 
+def _path_parameter(request: Request) -> str:
+    """The path parameter of a request that matched no route: the one left empty or holding
+    an encoded ``/`` in the raw path of a documented route (``path`` when none fits)."""
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    path = raw.decode("latin-1").partition("?")[0]
+    for _, entry in api_routes(request.app):
+        template = entry.path_format or ""
+        if "{" not in template:
+            continue
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]*)", re.escape(template))
+        match = re.fullmatch(pattern, path)
+        if match is not None:
+            for name, value in match.groupdict().items():
+                if not value or "%2f" in value.lower():
+                    return name
+    return "path"
+
+
 def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == status.HTTP_204_NO_CONTENT:
         return Response(status_code=exc.status_code)
+    if exc.status_code == status.HTTP_404_NOT_FOUND:  # no route: a path segment is wrong
+        name = _path_parameter(request)
+        detail = f"{name}: no such endpoint; a path parameter may not be empty or hold '/'"
+        return JSONResponse({"detail": detail, "parameter": name}, status_code=404)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 

@@ -155,7 +155,7 @@ router = APIRouter()
             "content": {"text/csv": {}},
             "description": "UTF-8 CSV with a byte-order mark; '.' decimal separator",
         },
-        **error_responses(400, 404),
+        **error_responses(400, 404, 422, 503),
     },
 )
 def layer_table(

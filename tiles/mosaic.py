@@ -8,11 +8,16 @@ a zoom up to ``overview_max_zoom`` reads the overview alone; a deeper tile reads
 units whose bounds meet it (rio-tiler's ``mosaic_reader``, first unit with a value wins:
 overlapping unit pixels hold the same values, so there is no seam). Files are opened by
 the caller's reader (GeoTIFF driver only); nothing a client sends reaches a path.
+
+Without an overview, a tile far coarser than a unit's coarsest overview level is refused
+(:class:`TooCoarse`): rio-tiler would warp the unit through a virtual raster as wide as the
+tile at the unit's resolution (a z5 tile over 20 m UTM units: 18 s and 2 GB; z0: hours).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +34,23 @@ from rio_tiler.mosaic.methods import FirstMethod
 
 from tiles.errors import TileNotFound
 
-__all__ = ["MAX_MOSAIC_UNITS", "Mosaic", "TooManyUnits", "read_mosaic_tile"]
+__all__ = [
+    "MAX_MOSAIC_UNITS",
+    "MAX_WARP_WIDTH",
+    "Mosaic",
+    "TooCoarse",
+    "TooManyUnits",
+    "read_mosaic_tile",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Most unit COGs one tile may open; a tile over more needs the overview (or a deeper zoom).
 MAX_MOSAIC_UNITS = 64
+#: Widest tile, in pixels of a unit's coarsest overview level, read from the units: rio-tiler
+#: warps a virtual raster that wide. Measured on 20 m units with overviews 2 and 4 (2 cores,
+#: busy): 3,900 px (z7) 1.2 s, 7,800 px (z6) 2.7 s, 15,600 px (z5) 18 s, z0 hours.
+MAX_WARP_WIDTH = 8192
 #: Units are read one after the other: the first method stops at the first unit that fills
 #: the tile, and on a 2-core server a thread pool per tile measured slower (0.34 s vs 0.22 s
 #: median for a tile over 4 units), the server already renders tiles in parallel.
@@ -43,6 +59,10 @@ _THREADS = 0
 
 class TooManyUnits(TileNotFound):
     """A tile would open more than :data:`MAX_MOSAIC_UNITS` unit COGs (no overview)."""
+
+
+class TooCoarse(TileNotFound):
+    """A tile far coarser than the unit COGs it meets, and the layer has no overview."""
 
 
 class _Removed(Exception):
@@ -57,6 +77,8 @@ class Mosaic:
     mercator: np.ndarray  # (n, 4) EPSG:3857 bounds of each unit
     bounds: tuple[float, ...]  # lon/lat union of the units
     overview: Path | None = None
+    #: (n,) EPSG:3857 pixel size of each unit's coarsest overview level (0: unknown)
+    coarsest: np.ndarray | None = None
     tree: shapely.STRtree = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,15 +88,17 @@ class Mosaic:
     @classmethod
     def from_units(
         cls,
-        units: Mapping[Path, tuple[tuple[float, ...], tuple[float, ...]]],
+        units: Mapping[Path, tuple[Any, ...]],
         overview: Path | None = None,
     ) -> Mosaic:
-        """A mosaic from ``{unit COG: (lon/lat bounds, EPSG:3857 bounds)}`` (ordered by path)."""
+        """A mosaic from ``{unit COG: (lon/lat bounds, EPSG:3857 bounds[, coarsest pixel])}``
+        (ordered by path)."""
         paths = tuple(sorted(units))
         lonlat = np.array([units[p][0] for p in paths], dtype=float)
         mercator = np.array([units[p][1] for p in paths], dtype=float)
+        coarsest = np.array([(*units[p], 0.0)[2] for p in paths], dtype=float)
         bounds = (*lonlat[:, :2].min(axis=0), *lonlat[:, 2:].max(axis=0))
-        return cls(paths, mercator, tuple(float(b) for b in bounds), overview)
+        return cls(paths, mercator, tuple(float(b) for b in bounds), overview, coarsest)
 
     def units_over(self, bounds: Sequence[float]) -> list[Path]:
         """Unit COGs whose EPSG:3857 bounds meet ``bounds`` (west, south, east, north), in order."""
@@ -82,20 +106,40 @@ class Mosaic:
         return [self.units[i] for i in sorted(int(i) for i in hits)]
 
     def sources(
-        self, x: int, y: int, z: int, *, tms: morecantile.TileMatrixSet, overview_max_zoom: int
+        self,
+        x: int,
+        y: int,
+        z: int,
+        *,
+        tms: morecantile.TileMatrixSet,
+        overview_max_zoom: int,
     ) -> list[Path]:
         """The files tile z/x/y reads: the overview at low zoom, else the units it meets."""
         if self.overview is not None and z <= overview_max_zoom:
             return [self.overview]
         b = tms.xy_bounds(x, y, z)
-        found = self.units_over((b.left, b.bottom, b.right, b.top))
-        if len(found) > MAX_MOSAIC_UNITS:
+        hits = self.tree.query(shapely.box(b.left, b.bottom, b.right, b.top), "intersects")
+        hits = sorted(int(i) for i in hits)
+        if len(hits) > MAX_MOSAIC_UNITS:
             raise TooManyUnits(
-                f"z: this tile covers {len(found)} work units and the layer has no overview "
+                f"z: this tile covers {len(hits)} work units and the layer has no overview "
                 "for low zooms; zoom in, or rerun `pantau run` to build overviews/",
                 parameter="z",
             )
-        return found
+        finest = min((p for p in self._coarsest(hits) if p > 0), default=0.0)
+        width = b.right - b.left
+        if finest and width > MAX_WARP_WIDTH * finest:
+            zoom_in = z + math.ceil(math.log2(width / (MAX_WARP_WIDTH * finest)))
+            raise TooCoarse(
+                f"z: this tile is too coarse for the layer's work-unit rasters and the layer "
+                f"has no overview for low zooms; zoom in to {zoom_in} or more, or rerun "
+                "`pantau run` to build overviews/",
+                parameter="z",
+            )
+        return [self.units[i] for i in hits]
+
+    def _coarsest(self, hits: list[int]) -> list[float]:
+        return [] if self.coarsest is None else [float(self.coarsest[i]) for i in hits]
 
 
 def read_mosaic_tile(

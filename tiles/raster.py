@@ -31,15 +31,16 @@ from rio_tiler.types import ColorMapType
 from starlette.requests import Request
 from starlette.responses import Response
 from titiler.core.dependencies import BidxParams, DefaultDependency
-from titiler.core.factory import FactoryExtension, TilerFactory, img_endpoint_params
+from titiler.core.factory import FactoryExtension, TilerFactory
 from titiler.core.resources.enums import ImageType
 
 from geo.products import Product
 from tiles.cache import CachedTile, cached_response, tile_key
 from tiles.dependencies import app_context, catalogue, check_query, check_tile, tilesize_value
-from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound
+from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound, error_responses
 from tiles.mosaic import Mosaic, read_mosaic_tile
 from tiles.reader import ProductReader
+from tiles.shedding import arrival
 
 __all__ = [
     "RASTER_QUERY",
@@ -233,7 +234,11 @@ class RasterLegendExtension(FactoryExtension):
     def register(self, factory: TilerFactory) -> None:  # type: ignore[override]
         """Register the legend endpoint."""
 
-        @factory.router.get("/legend.json", operation_id=f"{factory.operation_prefix}getLegend")
+        @factory.router.get(
+            "/legend.json",
+            operation_id=f"{factory.operation_prefix}getLegend",
+            responses=error_responses(400, 404, 422, 503),
+        )
         def legend(
             request: Request,
             mosaic: Annotated[Mosaic, Depends(factory.path_dependency)],
@@ -289,7 +294,12 @@ class RasterTilerFactory(TilerFactory):
         @self.router.get(
             "/tiles/{z}/{x}/{y}.{format}",
             operation_id=f"{self.operation_prefix}getTile",
-            **img_endpoint_params,
+            response_class=Response,
+            responses={
+                200: {"content": {"image/png": {}}, "description": "a PNG tile"},
+                204: {"description": "no data in this tile"},
+                **error_responses(400, 404, 422, 503),
+            },
         )
         def tile(
             request: Request,
@@ -338,10 +348,12 @@ class RasterTilerFactory(TilerFactory):
                 with rasterio.Env(**env), self.reader(str(path), tms=tms) as src:
                     return src.tile(*args, vrt_options={"tolerance": 1e-6}, **options)
 
+            # which files, checked before a render slot is taken (a tile may be refused)
+            paths = mosaic.sources(
+                x, y, z, tms=tms, overview_max_zoom=ctx.settings.overview_max_zoom
+            )
+
             def render() -> CachedTile:
-                paths = mosaic.sources(
-                    x, y, z, tms=tms, overview_max_zoom=ctx.settings.overview_max_zoom
-                )
                 image = read_mosaic_tile(
                     paths, read, x, y, z, tilesize=size,
                     **layer_params.as_dict(), **dataset_params.as_dict(),
@@ -356,4 +368,8 @@ class RasterTilerFactory(TilerFactory):
                 )
                 return CachedTile(200, media_type, content)
 
-            return cached_response(ctx.cache, key, render, fresh=v == version)
+            arrived = arrival(request)
+            return cached_response(
+                ctx.cache, key, render, fresh=v == version,
+                slot=lambda: ctx.limiter.slot(arrived),
+            )  # fmt: skip

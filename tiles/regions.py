@@ -264,7 +264,7 @@ router = APIRouter()
     "/regions",
     tags=["regions"],
     operation_id="listRegions",
-    responses=error_responses(400),
+    responses=error_responses(400, 422, 503),
 )
 def list_regions(
     request: Request,
@@ -301,7 +301,7 @@ def list_regions(
     "/regions/{kode}",
     tags=["regions"],
     operation_id="getRegion",
-    responses=error_responses(400, 404),
+    responses=error_responses(400, 404, 422, 503),
 )
 def region(
     request: Request,

@@ -101,11 +101,13 @@ def fingerprint(root: Path, rasters: Collection[str]) -> str:
 
 @dataclass(frozen=True)
 class RasterInfo:
-    """What the scan reads of a COG, once: its bounds and the units an overview covers."""
+    """What the scan reads of a COG, once: its bounds, the EPSG:3857 size of a pixel of its
+    coarsest overview level, and the units an overview covers."""
 
     lonlat: tuple[float, float, float, float]
     mercator: tuple[float, float, float, float]
     units: tuple[str, ...] | None = None
+    coarsest_pixel: float = 0.0
 
 
 def raster_info(path: Path, gdal_env: dict[str, str]) -> RasterInfo | None:
@@ -120,11 +122,14 @@ def raster_info(path: Path, gdal_env: dict[str, str]) -> RasterInfo | None:
             lonlat = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
             mercator = transform_bounds(src.crs, "EPSG:3857", *src.bounds, densify_pts=21)
             units = src.tags().get(UNITS_TAG)
+            factor = max(src.overviews(1) or [1])
+            coarsest = (mercator[2] - mercator[0]) / src.width * factor
         listed = json.loads(units) if units else None
         return RasterInfo(
             tuple(lonlat),  # type: ignore[arg-type]
             tuple(mercator),  # type: ignore[arg-type]
             tuple(str(u) for u in listed) if isinstance(listed, list) else None,
+            float(coarsest),
         )
     except Exception:  # a broken product is skipped, not served
         logger.warning("skipping unreadable raster %s", path.name, exc_info=True)

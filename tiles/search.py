@@ -59,7 +59,7 @@ router = APIRouter()
     "/search",
     tags=["villages"],
     operation_id="searchPlaces",
-    responses=error_responses(400),
+    responses=error_responses(400, 422, 503),
 )
 def search(
     request: Request,

@@ -6,6 +6,7 @@ Every field is listed in the README settings table.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,14 @@ __all__ = ["MAX_CLASSES", "TilesSettings"]
 
 #: Hard cap on the number of classes of a choropleth (and so on the length of ``breaks``).
 MAX_CLASSES = 9
+
+
+def _cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class TilesSettings(BaseSettings):
@@ -30,6 +39,11 @@ class TilesSettings(BaseSettings):
     )
     cache_size: int = Field(
         default=2048, ge=0, le=1_000_000, description="tiles kept in memory (LRU)"
+    )
+    cache_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="bytes of encoded tiles kept in memory at most (with `cache_size`)",
     )
     cache_url: str | None = Field(
         default=None,
@@ -69,6 +83,24 @@ class TilesSettings(BaseSettings):
         default=2.0,
         ge=0,
         description="seconds between checks of the products directory for changes",
+    )
+    max_concurrent_renders: int = Field(
+        default_factory=lambda: 2 * _cores(),
+        ge=1,
+        le=1024,
+        description="tiles drawn at once (cache misses); default 2 x CPU cores",
+    )
+    max_waiting_renders: int = Field(
+        default_factory=lambda: 4 * _cores(),
+        ge=0,
+        le=4096,
+        description="tiles waiting for a render slot at most; more get 503 at once",
+    )
+    render_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="longest a tile waits for a render slot (from its arrival) before 503",
     )
     attribution: str = Field(
         "Contains modified Copernicus Sentinel data; boundaries Kemendagri",

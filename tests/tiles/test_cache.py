@@ -189,7 +189,7 @@ def test_redis_is_shared_between_apps(
 ) -> None:
     shared: dict[str, bytes] = {}
 
-    def fake_build(size: int, url: str | None, ttl: int) -> LayeredCache:
+    def fake_build(size: int, url: str | None, ttl: int, **_: object) -> LayeredCache:
         return LayeredCache(MemoryCache(size), RedisCache(FakeRedis(shared), ttl=ttl))
 
     monkeypatch.setattr(tiles.app, "build_cache", fake_build)
