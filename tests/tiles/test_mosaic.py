@@ -27,6 +27,7 @@ import tiles.mosaic
 from geo.overview import UNITS_TAG
 from geo.products import PRODUCTS
 from geo.unit_ids import UNIT_ID_RE
+from tests.tiles import browser_support as bs
 from tests.tiles import test_browser as tb
 from tests.tiles.conftest import png
 from tiles.app import create_app
@@ -293,12 +294,12 @@ def test_reader_is_the_geotiff_only_reader() -> None:
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_web_map_draws_the_multi_unit_raster(driver: Any, shots: Path) -> None:
-    tb._select_layer(driver, "raster.ndvi")
-    tb._set_slider(driver, "opacity-slider", "HOME")
-    tb._wait_idle(driver)
-    hidden = tb._map_pixels(driver, shots / "mosaic-hidden.png")
-    tb._set_slider(driver, "opacity-slider", "END")
-    tb._wait_idle(driver)
-    shown = tb._map_pixels(driver, shots / "mosaic.png")
-    assert tb._changed_share(hidden, shown) > 0.05, "the multi-unit raster layer drew nothing"
-    assert tb._console_errors(driver) == []
+    bs.select_layer(driver, "raster.ndvi")
+    bs.set_slider(driver, "opacity-slider", "HOME")
+    bs.wait_idle(driver)
+    hidden = bs.map_pixels(driver, shots / "mosaic-hidden.png")
+    bs.set_slider(driver, "opacity-slider", "END")
+    bs.wait_idle(driver)
+    shown = bs.map_pixels(driver, shots / "mosaic.png")
+    assert bs.changed_share(hidden, shown) > 0.05, "the multi-unit raster layer drew nothing"
+    assert bs.console_errors(driver) == []
