@@ -165,7 +165,9 @@ def _coverage_part(
 
 def _sortable(x: np.ndarray) -> np.ndarray:
     """float32 -> uint32 whose unsigned order is the float order."""
-    bits = x.astype(np.float32).view(np.uint32)
+    bits = x.astype(np.float32)  # a copy
+    bits += np.float32(0)  # -0.0 becomes +0.0: equal values get one key (exactextract merges them)
+    bits = bits.view(np.uint32)
     # negative floats flip every bit, others only the sign bit (in place, no temporaries)
     flip = bits >> np.uint32(31)
     np.negative(flip, out=flip)
@@ -186,10 +188,20 @@ def weighted_quantiles(
     Values (float32) equal within a group are merged and their weights summed; sorted
     distinct values x_i with weights w_i get s_i = i*w_i + (n-1)*sum(w_0..w_{i-1}); the
     q-quantile interpolates linearly at q*(n-1)*sum(w). Returns ``(len(quantiles), n_groups)``
-    float64, NaN for groups without values.
+    float64, NaN for groups without values. ``group`` must be sorted (entries of a group
+    contiguous), as :class:`CoverageWeights` keeps them.
     """
     out = np.full((len(quantiles), n_groups), np.nan)
     if values.size == 0:
+        return out
+    bounds = np.searchsorted(group, np.arange(n_groups + 1, dtype=group.dtype))
+    present = np.flatnonzero(bounds[1:] > bounds[:-1])
+    if values.size >= _PER_GROUP_MIN * present.size:
+        # large groups: each sorted on its own, in cache (~3x faster than one global sort)
+        q = np.asarray(quantiles, dtype=np.float64)
+        for j in present:
+            lo, hi = bounds[j], bounds[j + 1]
+            out[:, j] = _group_quantiles(values[lo:hi], weights[lo:hi], q)
         return out
     g, x, w = _distinct_sorted(group, values, weights, n_groups)
     n = np.bincount(g, minlength=n_groups)
@@ -226,6 +238,66 @@ def weighted_quantiles(
             interp = x[left] + (lookup - s[left]) * (x[r] - x[left]) / (s[r] - s[left])
         out[qi, gid] = np.where(at_end, x[left], interp)
     return out
+
+
+#: Mean entries per group from which groups are summarised one by one (per-group numpy
+#: calls cost ~80 us; below this a single global sort of all entries is faster).
+_PER_GROUP_MIN = 1000
+
+
+def _group_quantiles(v: np.ndarray, c: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Weighted quantiles ``q`` of one group's values ``v`` (no NaN) with weights ``c``.
+
+    Cells wholly inside the village (weight exactly 1, most of them) are sorted as plain
+    values; the few partial cells are sorted apart and merged in by position.
+    """
+    full = c == 1
+    if full.all():
+        x = np.sort(v)
+        w = None
+    else:
+        part = ~full
+        order = np.argsort(v[part])
+        vp, wp = v[part][order], c[part][order]
+        vf = np.sort(v[full])
+        at = np.searchsorted(vf, vp)
+        at += np.arange(vp.size)
+        x = np.empty(v.size, dtype=v.dtype)
+        taken = np.zeros(v.size, dtype=bool)
+        taken[at] = True
+        x[at] = vp
+        x[~taken] = vf
+        w = np.ones(v.size)
+        w[at] = wp
+    first = np.empty(x.size, dtype=bool)
+    first[0] = True
+    np.not_equal(x[1:], x[:-1], out=first[1:])
+    if not first.all():  # merge equal values, summing their weights
+        at = np.flatnonzero(first)
+        w = (
+            np.diff(np.append(at, x.size)).astype(np.float64)
+            if w is None
+            else np.add.reduceat(w, at)
+        )
+        x = x[at]
+    elif w is None:
+        w = np.ones(x.size)
+    n = x.size
+    before = np.cumsum(w)
+    total = before[-1]
+    before -= w
+    before *= n - 1
+    s = np.arange(n, dtype=np.float64)
+    s *= w
+    s += before
+    lookup = q * (total * (n - 1))
+    right = np.maximum(np.searchsorted(s, lookup, side="right"), 1)  # s_0 = 0 <= lookup
+    left = right - 1
+    r = np.minimum(right, n - 1)
+    xl = x[left].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        interp = xl + (lookup - s[left]) * (x[r] - xl) / (s[r] - s[left])
+    return np.where(right >= n, xl, interp)
 
 
 def _distinct_sorted(
@@ -316,26 +388,38 @@ def _batches(village: np.ndarray, n: int, max_entries: int) -> list[tuple[int, i
 def _batch_stats(
     g: np.ndarray, v: np.ndarray, cov: np.ndarray, n: int, stats: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    g = g.astype(np.intp)  # bincount's index type: convert once, not per call
+    """Statistics of one batch; ``g`` sorted, so each village's entries are one run."""
     if np.issubdtype(v.dtype, np.floating):
         ok = ~np.isnan(v)
         if not ok.all():
             g, v, cov = g[ok], v[ok], cov[ok]
     out: dict[str, np.ndarray] = {}
+    bounds = np.searchsorted(g, np.arange(n + 1, dtype=g.dtype))
+    counts = np.diff(bounds)
+    nz = counts > 0
+    starts = bounds[:-1][nz]
     c = cov.astype(np.float64)
     cx = v.astype(np.float64)
     cx *= c
-    sum_c = np.bincount(g, c, minlength=n)
+    # sums over runs (reduceat): ~5x faster than bincount's scatter
+    sum_c, sum_cx = np.zeros(n), np.zeros(n)
+    if starts.size:
+        sum_c[nz] = np.add.reduceat(c, starts)
+        sum_cx[nz] = np.add.reduceat(cx, starts)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(g, cx, minlength=n) / sum_c
+        mean = sum_cx / sum_c
+        mean[~nz] = np.nan
         if "mean" in stats:
             out["mean"] = mean
         if "std" in stats:
             dev = v.astype(np.float64)
-            dev -= mean[g]
+            dev -= np.repeat(mean[nz], counts[nz])
             dev *= dev
             dev *= c
-            out["std"] = np.sqrt(np.bincount(g, dev, minlength=n) / sum_c)
+            var = np.full(n, np.nan)
+            if starts.size:
+                var[nz] = np.add.reduceat(dev, starts) / sum_c[nz]
+            out["std"] = np.sqrt(var)
     qnames = [s for s in stats if STATS[s] is not None]
     if qnames:
         qs = weighted_quantiles(g, v, cov, [STATS[s] for s in qnames], n)  # type: ignore[misc]

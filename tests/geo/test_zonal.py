@@ -10,6 +10,7 @@ from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
 from rasterio.transform import from_origin
 
+import geo.zonal
 from geo.zonal import CoverageWeights, coverage_weights, weighted_quantiles, zonal_stats
 
 TRANSFORM = from_origin(0, 100, 10, 10)  # 10 x 10 cells of 10 m, x 0..100, y 0..100
@@ -82,8 +83,15 @@ def _voronoi(n: int, seed: int, box: shapely.Polygon) -> gpd.GeoDataFrame:
     return _frame(*[shapely.intersection(c, box) for c in cells])
 
 
+@pytest.fixture(params=["per_group", "global_sort"])
+def quantile_path(request, monkeypatch) -> str:
+    """Both quantile kernels: villages summarised one by one, and one sort of all entries."""
+    monkeypatch.setattr(geo.zonal, "_PER_GROUP_MIN", 0 if request.param == "per_group" else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_matches_exactextract_on_random_villages(seed: int) -> None:
+def test_matches_exactextract_on_random_villages(seed: int, quantile_path: str) -> None:
     rng = np.random.default_rng(seed)
     h, w_ = 120, 150
     transform = from_origin(400_000, 9_150_000, 10, 10)
@@ -149,7 +157,7 @@ def test_threaded_coverage_equals_single() -> None:
         np.testing.assert_array_equal(getattr(one, name), getattr(three, name))
 
 
-def test_small_integer_rasters_match_exactextract() -> None:
+def test_small_integer_rasters_match_exactextract(quantile_path: str) -> None:
     """Counts take the histogram path; the quantiles must not change."""
     rng = np.random.default_rng(9)
     raster = rng.integers(0, 7, (120, 150)).astype(np.float32)
@@ -164,3 +172,19 @@ def test_small_integer_rasters_match_exactextract() -> None:
     )
     for name, col in (("median", "median"), ("p10", "quantile_10"), ("p90", "quantile_90")):
         np.testing.assert_allclose(ours[name], ref[col], rtol=1e-6, atol=1e-6)
+
+
+def test_both_quantile_paths_agree_with_partial_cells_ties_and_signed_zeros(monkeypatch) -> None:
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(1, 400, 40)
+    group = np.repeat(np.arange(sizes.size), sizes)
+    values = rng.choice(np.array([-0.0, 0.0, 0.5, 0.25], np.float32), group.size)
+    values[::3] = rng.normal(size=values[::3].size).astype(np.float32)
+    weights = np.where(rng.random(group.size) < 0.3, rng.random(group.size), 1).astype(np.float32)
+    qs = [0.1, 0.5, 0.9]
+    monkeypatch.setattr(geo.zonal, "_PER_GROUP_MIN", 0)
+    per_group = weighted_quantiles(group, values, weights, qs, sizes.size + 1)
+    monkeypatch.setattr(geo.zonal, "_PER_GROUP_MIN", 10**9)
+    global_sort = weighted_quantiles(group, values, weights, qs, sizes.size + 1)
+    np.testing.assert_allclose(per_group, global_sort, rtol=0, atol=1e-12)
+    assert np.isnan(per_group[:, -1]).all()  # the last group has no entry
