@@ -24,10 +24,11 @@ count and ``--max-seconds``. This is a benchmark, not a test: nothing here asser
 
 ``--overload`` shows load shedding instead: the Jawa Barat products, served as above, get
 ``--requests`` distinct choropleth tiles (zooms 11-14, each with its own ``breaks``, so none
-is a cache hit) from ``--connections`` connections at once, while a second client asks
-``/healthz`` every 20 ms. It prints the answers (200/204/503), their latencies, the /healthz
-p50/p99/max during the flood, and the resident memory of the server processes before and
-after.
+is a cache hit) from ``--connections`` connections at once, while a process of its own asks
+``/healthz`` every 20 ms (as a health checker would; the flooding client asks too, to show
+its own event loop's delay). It prints the answers (200/204/503), their latencies, the
+/healthz p50/p99/max during the flood, and the resident memory of the server processes
+before and after.
 """
 
 from __future__ import annotations

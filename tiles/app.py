@@ -16,8 +16,9 @@ Routes
     GET /search?q=                                  villages and regions by name or code
     GET /layers/{id}/{period}/table.csv             a layer's village values in a box or region
 
-Run with ``uvicorn --factory tiles.app:create_app`` (settings from ``PANTAU_TILES_*``) or
-``pantau serve --products DIR``.
+Layers of sensitive indicator tables need an access token (``?token=`` or ``Authorization:
+Bearer``, :mod:`tiles.sensitive`); run with ``uvicorn --factory tiles.app:create_app``
+(settings from ``PANTAU_TILES_*``) or ``pantau serve --products DIR``.
 """
 
 from __future__ import annotations
@@ -31,17 +32,18 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from titiler.core.models.mapbox import TileJSON
 
-from geo.products import BUILT_UP_METHODS, PRODUCTS, Product, ProductRegistry, with_built_up
+from geo.products import BUILT_UP_METHODS, PRODUCTS, ProductRegistry, with_built_up
 from tiles import choropleth, export, health, openapi, regions, search
+from tiles.access import Keyring
 from tiles.cache import build_cache
-from tiles.catalogue import Catalogue, Layer, ProductsStore
+from tiles.catalogue import ProductsStore
 from tiles.dependencies import (
     AppContext,
     app_context,
@@ -57,19 +59,28 @@ from tiles.errors import (
     error_responses,
     register_error_handlers,
 )
-from tiles.legend import ClassParams
+from tiles.listing import base_url, layer_bounds, layer_entry, listed_layers
 from tiles.raster import (
     RASTER_QUERY,
     RasterTilerFactory,
     raster_colormap,
-    raster_legend,
     raster_rendering,
 )
 from tiles.reader import gdal_environment
+from tiles.sensitive import (
+    Access,
+    indicator_fields,
+    layer_grant,
+    mark,
+    place_grant,
+    private,
+    refuse_client_classes,
+    request_access,
+)
 from tiles.settings import TilesSettings
 from tiles.shedding import Admission, RenderLimiter
 from tiles.vector import MVT_LAYER, vector_fields
-from tiles.wmts import WMTS_MEDIA_TYPE, capabilities
+from tiles.wmts import WMTS_MEDIA_TYPE, capabilities, ogc_kvp
 
 __all__ = ["create_app"]
 
@@ -102,77 +113,6 @@ def _register_convertors() -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _default_params(ctx: AppContext) -> ClassParams:
-    return ClassParams(ctx.settings.classification, ctx.settings.n_classes)
-
-
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-def _tilejson_url(request: Request, layer: Layer, period: str) -> str:
-    return f"{_base(request)}/layers/{layer.id}/{period}/tilejson.json"
-
-
-def _bounds(cat: Catalogue, layer: Layer, period: str) -> tuple[float, ...]:
-    if layer.raster:
-        return cat.raster_bounds[(layer.raster, period)]
-    return layer.bounds
-
-
-def layer_entry(request: Request, cat: Catalogue, layer: Layer) -> dict[str, Any]:
-    """The JSON description of a layer, as listed by ``GET /layers``."""
-    ctx = app_context(request)
-    entry: dict[str, Any] = {
-        "id": layer.id,
-        "kind": layer.kind,
-        "title": layer.title,
-        "titles": {"id": layer.title_id or layer.title, "en": layer.title},
-        "periods": list(layer.periods),
-        "formats": list(layer.formats),
-        "bounds": [float(b) for b in layer.bounds],
-    }
-    if layer.raster:
-        spec = ctx.products[layer.raster]
-        entry["range"] = list(spec.rescale[0] if spec.rescale else spec.valid_range)
-        entry["legend"] = raster_legend(spec)
-    elif layer.kind in ("choropleth", "bivariate"):
-        assert cat.villages is not None
-        if layer.column:
-            column = cat.villages.columns[layer.column]
-            if column.kind == "categorical":
-                entry["categories"] = list(column.categories)
-            else:
-                values = cat.villages.pooled(column)
-                entry["range"] = [float(values.min()), float(values.max())]
-                entry["breaks"] = list(cat.classes(layer, _default_params(ctx)).breaks)
-        else:
-            entry["x"], entry["y"] = layer.x, layer.y
-        entry["legend"] = choropleth.layer_legend(cat, layer, _default_params(ctx), layer.periods)
-    else:
-        entry["legend"] = []
-    product = _layer_product(ctx.products, layer)
-    if product is not None and product.description:
-        entry["descriptions"] = {
-            "id": product.description_id or product.description,
-            "en": product.description,
-        }
-    if layer.kind in ("choropleth", "bivariate", "vector"):
-        entry["levels"] = list(regions.layer_levels(cat, layer))
-        entry["aggregation"] = regions.aggregation_notes(cat, layer)
-    entry["tilejson"] = _tilejson_url(request, layer, layer.periods[-1])
-    entry["tilejsons"] = {p: _tilejson_url(request, layer, p) for p in layer.periods}
-    return entry
-
-
-def _layer_product(products: ProductRegistry, layer: Layer) -> Product | None:
-    """The registry product of a raster layer or of a choropleth of its statistic column."""
-    if layer.raster:
-        return products[layer.raster]
-    column = (layer.column or "").removesuffix("_change")
-    return products.column_products().get(column) if layer.kind == "choropleth" else None
-
-
 def _center(bounds: tuple[float, ...], min_zoom: int, max_zoom: int) -> tuple[float, float, int]:
     width = max(bounds[2] - bounds[0], bounds[3] - bounds[1], 1e-6)
     zoom = int(math.floor(math.log2(360 / width)))
@@ -184,34 +124,51 @@ def _center(bounds: tuple[float, ...], min_zoom: int, max_zoom: int) -> tuple[fl
 
 router = APIRouter()
 #: The error answers of endpoints that take parameters (ids, options).
-_ERRORS = error_responses(400, 404, 422, 503)
+_ERRORS = error_responses(400, 401, 404, 422, 503)
+#: Who asks (``?token=`` or ``Authorization: Bearer``): sensitive layers need a token.
+AccessDep = Annotated[Access, Depends(request_access)]
 
 
-@router.get("/layers", tags=["layers"], responses=error_responses(400, 503))
-def list_layers(request: Request) -> list[dict[str, Any]]:
-    """Every layer of the products, with periods, range or categories, legend and TileJSON."""
+@router.get("/layers", tags=["layers"], responses=error_responses(400, 401, 422, 503))
+def list_layers(request: Request, response: Response, access: AccessDep) -> list[dict[str, Any]]:
+    """Every layer of the products, with periods, range or categories, legend and TileJSON
+    (sensitive layers only for a valid access token)."""
     check_query(request, ())
     cat = catalogue(request)
-    base = _base(request)  # entries carry absolute TileJSON URLs
-    listing = cat.listings.get(base)
-    if listing is None:  # once per products version (a new version is a new catalogue)
-        listing = [layer_entry(request, cat, layer) for layer in cat.layers.values()]
-        if len(cat.listings) < 8:  # a few host names at most; never grows without bound
-            cat.listings[base] = listing
+    listing = listed_layers(request, cat, access)
+    mark(response, cat, access.grant() if cat.sensitive else None)
     return listing
 
 
+def _entry(request: Request, response: Response, access: Access, layer_id: str) -> dict[str, Any]:
+    """A layer's description; a sensitive layer's for the token's scope only."""
+    cat = catalogue(request)
+    layer = cat.layer(layer_id)
+    grant = layer_grant(access, cat, layer)
+    if grant is None:
+        return layer_entry(request, cat, layer)
+    private(response)
+    token = access.token if access.in_query else None
+    return layer_entry(request, cat, layer, scope=grant.scope, token=token)
+
+
 @router.get("/layers/{layer_id}", tags=["layers"], responses=_ERRORS)
-def get_layer(request: Request, layer_id: Annotated[str, Path(max_length=250)]) -> dict[str, Any]:
+def get_layer(
+    request: Request,
+    response: Response,
+    access: AccessDep,
+    layer_id: Annotated[str, Path(max_length=250)],
+) -> dict[str, Any]:
     """One layer (also any ``bivariate.<x>__<y>`` of two numeric columns)."""
     check_query(request, ())
-    cat = catalogue(request)
-    return layer_entry(request, cat, cat.layer(layer_id))
+    return _entry(request, response, access, layer_id)
 
 
 @router.get("/bivariate", tags=["layers"], responses=_ERRORS)
 def bivariate(
     request: Request,
+    response: Response,
+    access: AccessDep,
     x: Annotated[
         str, Query(max_length=120, description="numeric column id, e.g. built_up_fraction_change")
     ],
@@ -228,7 +185,7 @@ def bivariate(
             raise InvalidParameter(f"{name}: not a numeric column; see GET /layers", parameter=name)
     if x == y:
         raise InvalidParameter("y: must differ from x", parameter="y")
-    return layer_entry(request, cat, cat.layer(f"bivariate.{x}__{y}"))
+    return _entry(request, response, access, f"bivariate.{x}__{y}")
 
 
 @router.get(
@@ -240,6 +197,8 @@ def bivariate(
 )
 def tilejson(
     request: Request,
+    response: Response,
+    access: AccessDep,
     layer_id: Annotated[str, Path(max_length=250)],
     period: Annotated[str, Path(max_length=16)],
     tile_format: Annotated[str | None, Query(max_length=8, description="png or pbf")] = None,
@@ -253,10 +212,15 @@ def tilejson(
     column: Annotated[str | None, Query(max_length=120)] = None,
     level: Annotated[str | None, Query(max_length=16, description="pin the level")] = None,
 ) -> dict[str, Any]:
-    """TileJSON 3.0.0 of a layer in a period; its tile URLs carry the (validated) options."""
+    """TileJSON 3.0.0 of a layer in a period; its tile URLs carry the (validated) options
+    (and the access token of a sensitive layer, when given as ``token``)."""
     ctx = app_context(request)
     cat = ctx.store.current()
     layer = cat.layer(layer_id)
+    grant = layer_grant(access, cat, layer)
+    if grant is not None:
+        refuse_client_classes(request)
+        private(response)
     cat.require_period(layer, period)
     fmt = tile_format or layer.formats[0]
     if fmt not in layer.formats:
@@ -275,16 +239,22 @@ def tilejson(
         villages = cat.villages
         if column is not None and (villages is None or column not in villages.columns):
             raise InvalidParameter("column: no such column; see GET /layers", parameter="column")
+        if column is not None and grant is None:
+            grant = layer_grant(access, cat, layer, column=column)
+            if grant is not None:
+                private(response)
         if level is not None:
             regions.resolve_level(
                 cat, layer, settings=ctx.settings, z=None, level=level, column=column
             )
     if fmt == "png":
         tilesize_value(ctx.settings, tilesize)
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "tile_format"]
+    # options carried into the tile URLs; the token only for a sensitive layer's tiles
+    dropped = {"tile_format"} if grant is not None else {"tile_format", "token"}
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in dropped]
     query.append(("v", cat.version))
-    tiles = f"{_base(request)}/layers/{layer.id}/{period}/tiles/{{z}}/{{x}}/{{y}}.{fmt}"
-    bounds = _bounds(cat, layer, period)
+    tiles = f"{base_url(request)}/layers/{layer.id}/{period}/tiles/{{z}}/{{x}}/{{y}}.{fmt}"
+    bounds = layer_bounds(cat, layer, period)
     settings = ctx.settings
     body: dict[str, Any] = {
         "tilejson": "3.0.0",
@@ -321,32 +291,59 @@ def tilejson(
     response_class=Response,
     responses={
         200: {"content": {WMTS_MEDIA_TYPE: {}}, "description": "WMTS 1.0.0 capabilities"},
-        **error_responses(503),
+        **error_responses(400, 401, 422, 503),
     },
 )
-def wmts(request: Request) -> Response:
-    """OGC WMTS 1.0.0 capabilities listing every PNG layer in every period."""
+def wmts(
+    request: Request,
+    access: AccessDep,
+    service: Annotated[str | None, Query(alias="SERVICE", description="WMTS (KVP)")] = None,
+    request_: Annotated[
+        str | None, Query(alias="REQUEST", description="GetCapabilities (KVP)")
+    ] = None,
+    version: Annotated[str | None, Query(alias="VERSION", description="1.0.0 (KVP)")] = None,
+) -> Response:
+    """OGC WMTS 1.0.0 capabilities listing every PNG layer in every period (sensitive layers
+    only for a valid access token, which their tile URLs then carry).
+
+    GIS clients (QGIS, ArcGIS) append the OGC key-value pairs ``SERVICE=WMTS&REQUEST=
+    GetCapabilities&VERSION=1.0.0`` to a capabilities URL; they are taken in any letter case
+    (OGC parameter names are case-insensitive) and must hold those values.
+    """
+    check_query(request, ogc_kvp(request))
     ctx = app_context(request)
     cat = ctx.store.current()
+    grant = access.grant() if cat.sensitive and access.presented else None
     layers = [
-        (layer, period, _bounds(cat, layer, period))
+        (layer, period, layer_bounds(cat, layer, period))
         for layer in cat.layers.values()
-        if "png" in layer.formats
+        if "png" in layer.formats and (grant is not None or not cat.is_sensitive(layer))
         for period in layer.periods
     ]
     body = capabilities(
-        _base(request),
+        base_url(request),
         layers,
         min_zoom=ctx.settings.min_zoom,
         max_zoom=ctx.settings.max_zoom,
         attribution=ctx.settings.attribution,
+        query=urlencode({"token": access.token}) if grant and access.in_query else "",
     )
-    return Response(body, media_type=WMTS_MEDIA_TYPE)
+    response = Response(body, media_type=WMTS_MEDIA_TYPE)
+    mark(response, cat, grant)
+    return response
 
 
-@router.get("/villages/{kode}", tags=["villages"], responses=_ERRORS)
-def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict[str, Any]:
-    """One village: name, statistics for every period, every joined indicator."""
+@router.get(
+    "/villages/{kode}", tags=["villages"], responses=error_responses(400, 401, 403, 404, 422, 503)
+)
+def village(
+    request: Request,
+    response: Response,
+    access: AccessDep,
+    kode: Annotated[str, Path(max_length=32)],
+) -> dict[str, Any]:
+    """One village: name, statistics for every period, every joined indicator (those of
+    sensitive tables only for an access token whose scope covers the village)."""
     if not _KODE_RE.match(kode):
         raise InvalidParameter(
             "kode: expected a 10-digit Kemendagri village code such as 3471011001",
@@ -354,9 +351,16 @@ def village(request: Request, kode: Annotated[str, Path(max_length=32)]) -> dict
         )
     check_query(request, ())
     cat = catalogue(request)
+    code = kode.replace(".", "")
+    grant = place_grant(access, cat, code)
+    mark(response, cat, grant)
     if cat.villages is None:
         raise VillageNotFound("kode: no village table in the products", parameter="kode")
-    return cat.villages.village(kode.replace(".", ""))
+    body = cat.villages.village(code)
+    body["indicators"] = indicator_fields(
+        body["indicators"], cat.sensitive, granted=grant is not None
+    )
+    return body
 
 
 # --------------------------------------------------------------------------- factory
@@ -396,6 +400,7 @@ def create_app(
         gdal_env=gdal_env,
     )
     store.current()  # scan once now, so a broken directory fails at start-up
+    keyring = Keyring.load(*settings.token_secrets())  # a bad secret fails at start-up too
     cache = build_cache(
         settings.cache_size, settings.cache_url, settings.cache_ttl, max_bytes=settings.cache_bytes
     )
@@ -410,7 +415,7 @@ def create_app(
     )
     app.state.pantau = AppContext(
         settings=settings, products=products, store=store, cache=cache, gdal_env=gdal_env,
-        limiter=limiter, health=health.HealthCheck(store),
+        limiter=limiter, health=health.HealthCheck(store), keyring=keyring,
     )  # fmt: skip
     register_error_handlers(app)
     openapi.install(app)

@@ -199,24 +199,31 @@ def cached_response(
     *,
     fresh: bool,
     slot: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    private: bool = False,
 ) -> Response:
     """Answer from the cache (``X-Cache: HIT``) or render, store and answer (``MISS``).
 
     ``fresh`` says the request named the current products version (``v=``), so clients
     may keep the tile; otherwise they must revalidate. A miss renders inside ``slot()``
     (a render slot of :class:`tiles.shedding.RenderLimiter`, which may refuse with 503).
+    A ``private`` tile (of a sensitive layer, :mod:`tiles.sensitive`) is rendered every
+    time, never looked up or stored in the cache, and answered ``private, no-store``
+    (``X-Cache: BYPASS``).
     """
-    tile = cache.get(key)
+    tile = None if private else cache.get(key)
     state = "HIT"
     if tile is None:
         with slot():
             tile = render()
-        cache.set(key, tile)
-        state = "MISS"
+        state = "BYPASS" if private else "MISS"
+        if not private:
+            cache.set(key, tile)
     headers = {
         "X-Cache": state,
         "Cache-Control": "public, max-age=86400" if fresh else "no-cache",
     }
+    if private:
+        headers.update({"Cache-Control": "private, no-store", "Vary": "Authorization"})
     if tile.status == 204:
         return Response(status_code=204, headers=headers)
     return Response(tile.body, media_type=tile.media_type, headers=headers)

@@ -29,6 +29,7 @@ from geo.products import ProductRegistry
 from tiles.errors import LayerNotFound, PeriodNotFound
 from tiles.indicators import load_indicators
 from tiles.legend import (
+    SUPPRESSED_CODE,
     Classes,
     ClassParams,
     classify_bivariate,
@@ -38,6 +39,7 @@ from tiles.legend import (
 from tiles.mosaic import Mosaic
 from tiles.regions import RegionSet, load_regions
 from tiles.scan import fingerprint, inside, is_overview, product_files, raster_info
+from tiles.sensitive import find_sensitive, flag_column, flag_values, scope_mask
 from tiles.villages import VillageData
 
 __all__ = [
@@ -90,6 +92,8 @@ class Catalogue:
     villages: VillageData | None
     layers: dict[str, Layer] = field(default_factory=dict)
     regions: RegionSet = field(default_factory=RegionSet)
+    #: names of the sensitive indicator tables (tiles.sensitive): their layers need a token
+    sensitive: frozenset[str] = frozenset()
     #: ``GET /layers`` bodies by base URL, built once per catalogue (= products version)
     listings: dict[str, list] = field(default_factory=dict, repr=False)
     _classes: OrderedDict[tuple, Classes] = field(default_factory=OrderedDict, repr=False)
@@ -125,6 +129,8 @@ class Catalogue:
         if v is None:
             return layers
         for column in v.columns.values():
+            if column.source in self.sensitive and column.id == flag_column(column.source):
+                continue  # the suppression flag is drawn as a class of every layer, not a map
             lid = f"choropleth.{column.id}"
             layers[lid] = Layer(
                 lid, "choropleth", column.title, column.periods, v.bounds, ("png", "pbf"),
@@ -157,6 +163,16 @@ class Catalogue:
             self.villages.bounds, ("png", "pbf"), x=x, y=y,
             title_id=f"{cx.title_id or cx.title} × {cy.title_id or cy.title}",
         )  # fmt: skip
+
+    def is_sensitive(self, layer: Layer, column: str | None = None) -> bool:
+        """True when the layer (or ``vector.villages`` with ``column``) draws a column of a
+        sensitive table."""
+        ids = (layer.column, layer.x, layer.y, column)
+        return any(c and c.partition(".")[0] in self.sensitive for c in ids if c and "." in c)
+
+    def _sensitive_tables(self, layer: Layer) -> list[str]:
+        ids = (layer.column, layer.x, layer.y)
+        return [c.partition(".")[0] for c in ids if c and c.partition(".")[0] in self.sensitive]
 
     def derived(self, key: str, build: Callable[[Catalogue], _T]) -> _T:
         """``build(self)``, computed once per catalogue (= products version) and kept."""
@@ -201,27 +217,37 @@ class Catalogue:
         assert self.villages is not None
         return self.villages if level == "village" else self.regions.levels[level]
 
-    def classes(self, layer: Layer, params: ClassParams, level: str = "village") -> Classes:
-        """Classes of a choropleth or bivariate layer at a level (the last
-        :data:`CLASS_CACHE_SIZE` kept)."""
-        key = (layer.id if level == "village" else (layer.id, level), params)
+    def classes(
+        self, layer: Layer, params: ClassParams, level: str = "village", scope: str = ""
+    ) -> Classes:
+        """Classes of a choropleth or bivariate layer at a level, from the values inside
+        ``scope`` (a region code prefix; all when empty). The last :data:`CLASS_CACHE_SIZE`
+        are kept."""
+        key = (layer.id if level == "village" and not scope else (layer.id, level, scope), params)
         with self._lock:
             cached = self._classes.get(key)
             if cached is not None:
                 self._classes.move_to_end(key)
                 return cached
         v = self.data(level)
+
+        def pooled(column: Any) -> pd.Series:
+            values = v.pooled(column)
+            return values[values.index.astype(str).str.startswith(scope)] if scope else values
+
         if layer.kind == "bivariate":
             assert layer.x and layer.y
             cx, cy = v.column(layer.x), v.column(layer.y)
-            result = classify_bivariate(v.pooled(cx).to_numpy(), v.pooled(cy).to_numpy())
+            result = classify_bivariate(pooled(cx).to_numpy(), pooled(cy).to_numpy())
         else:
             assert layer.column
             column = v.column(layer.column)
             if column.kind == "categorical":
-                result = classify_categorical(column.categories)
+                present = set(pooled(column).dropna().astype(str)) if scope else None
+                shown = [c for c in column.categories if present is None or c in present]
+                result = classify_categorical(shown)
             else:
-                result = classify_numeric(v.pooled(column).to_numpy(), column.id, params)
+                result = classify_numeric(pooled(column).to_numpy(), column.id, params)
         with self._lock:
             self._classes[key] = result
             self._classes.move_to_end(key)
@@ -232,14 +258,24 @@ class Catalogue:
     def codes(
         self, layer: Layer, period: str, classes: Classes, level: str = "village"
     ) -> np.ndarray:
-        """Class code per village or region of ``level`` (0 = no value) of a layer in a period."""
+        """Class code per village or region of ``level`` (0 = no value, ``SUPPRESSED_CODE``
+        where a sensitive table's values are suppressed) of a layer in a period."""
         v = self.data(level)
         if layer.kind == "bivariate":
             assert layer.x and layer.y
             x = v.values(v.column(layer.x), period)
-            return classes.codes(x.to_numpy(), v.values(v.column(layer.y), period))
-        assert layer.column
-        return classes.codes(v.values(v.column(layer.column), period))
+            codes = classes.codes(x.to_numpy(), v.values(v.column(layer.y), period))
+        else:
+            assert layer.column
+            codes = classes.codes(v.values(v.column(layer.column), period))
+        for table in self._sensitive_tables(layer):
+            flags = flag_values(v.indicators.get(flag_column(table)), len(codes))
+            codes = np.where(flags, SUPPRESSED_CODE, codes).astype(np.uint8)
+        return codes
+
+    def scope_mask(self, level: str, scope: str) -> np.ndarray | None:
+        """Which villages (regions) of ``level`` lie inside ``scope`` (None: no scope)."""
+        return scope_mask(self.data(level).kodes, scope)
 
 
 def build_catalogue(
@@ -281,9 +317,12 @@ def build_catalogue(
             )
         except Exception:  # serve the rasters even when the table is unusable
             logger.error("cannot load villages.parquet", exc_info=True)
+    sensitive = find_sensitive(root)
     if villages is not None:
-        regions = load_regions(root, villages, products)
-    return Catalogue(root, version, products, rasters, bounds, villages, regions=regions)
+        regions = load_regions(root, villages, products, sensitive=sensitive)
+    return Catalogue(
+        root, version, products, rasters, bounds, villages, regions=regions, sensitive=sensitive
+    )
 
 
 def _overview(

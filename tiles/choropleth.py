@@ -2,13 +2,16 @@
 
 A PNG tile rasterizes the villages intersecting the tile (polygons simplified for the zoom
 band, in web mercator) with their class code, then looks the codes up in the legend's
-colours; villages without a value are grey with darker hatching.
+colours; villages without a value are grey with darker hatching, villages whose values a
+sensitive table suppresses mid grey with darker cross-hatching. Sensitive layers
+(:mod:`tiles.sensitive`) need a token, draw only the villages of its scope, and bypass the
+tile cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import morecantile
 import numpy as np
@@ -20,6 +23,7 @@ from rio_tiler.utils import render
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tiles.access import Grant
 from tiles.cache import CachedTile, cached_response, tile_key
 from tiles.catalogue import Catalogue, Layer
 from tiles.dependencies import (
@@ -32,8 +36,25 @@ from tiles.dependencies import (
     tilesize_value,
 )
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound, error_responses
-from tiles.legend import HATCH_COLOR, NO_DATA_COLOR, Classes, ClassParams, hex_to_rgba
+from tiles.legend import (
+    HATCH_COLOR,
+    NO_DATA_COLOR,
+    SUPPRESSED_CODE,
+    SUPPRESSED_COLOR,
+    SUPPRESSED_HATCH_COLOR,
+    Classes,
+    ClassParams,
+    hex_to_rgba,
+    suppressed_entry,
+)
 from tiles.regions import LEVEL_NAMES, aggregation_notes, resolve_level
+from tiles.sensitive import (
+    Access,
+    layer_grant,
+    private,
+    refuse_client_classes,
+    request_access,
+)
 from tiles.shedding import arrival
 from tiles.vector import MVT_MEDIA_TYPE, render_mvt
 from tiles.villages import ZoomGeometry
@@ -66,6 +87,7 @@ def _lookup(colors: Sequence[str]) -> np.ndarray:
     for i, color in enumerate(colors):
         lut[i + 1] = hex_to_rgba(color)
     lut[_NO_DATA_CODE] = hex_to_rgba(NO_DATA_COLOR)
+    lut[SUPPRESSED_CODE] = hex_to_rgba(SUPPRESSED_COLOR)
     return lut
 
 
@@ -90,10 +112,12 @@ def render_png(
     if not raster.any():
         return None
     rgba = _lookup(colors)[raster]
-    no_data = raster == _NO_DATA_CODE
-    if no_data.any():
+    no_data, suppressed = raster == _NO_DATA_CODE, raster == SUPPRESSED_CODE
+    if no_data.any() or suppressed.any():
         rows, cols = np.indices(raster.shape)
         rgba[no_data & ((rows + cols) % 6 == 0)] = hex_to_rgba(HATCH_COLOR)
+        cross = ((rows + cols) % 6 == 0) | ((rows - cols) % 6 == 0)
+        rgba[suppressed & cross] = hex_to_rgba(SUPPRESSED_HATCH_COLOR)
     if outline:
         lines = rasterize(
             ((shapely.boundary(g), 1) for g in geometry.geoms[indices]),
@@ -119,12 +143,24 @@ def village_query(layer: Layer, fmt: str) -> frozenset[str]:
 
 
 def legend_entries(
-    cat: Catalogue, layer: Layer, classes: Classes, periods: Sequence[str], level: str = "village"
+    cat: Catalogue,
+    layer: Layer,
+    classes: Classes,
+    periods: Sequence[str],
+    level: str = "village",
+    scope: str = "",
 ) -> list[dict]:
-    """Legend entries with a village (region) count per period (``counts``) or one (``count``)."""
-    entries = classes.legend()
+    """Legend entries with a village (region) count per period (``counts``) or one (``count``),
+    counting the villages (regions) inside ``scope``; a sensitive layer's end with the
+    suppressed class."""
+    sensitive = cat.is_sensitive(layer)
+    entries = classes.legend() + ([suppressed_entry()] if sensitive else [])
+    mask = cat.scope_mask(level, scope)
     for period in periods:
-        counted = classes.legend(cat.codes(layer, period, classes, level))
+        codes = cat.codes(layer, period, classes, level)
+        if mask is not None:
+            codes = codes[mask]
+        counted = classes.legend(codes) + ([suppressed_entry(codes)] if sensitive else [])
         for entry, c in zip(entries, counted, strict=True):
             if len(periods) == 1:
                 entry["count"] = c["count"]
@@ -139,22 +175,27 @@ def layer_legend(
     params: ClassParams,
     periods: Sequence[str],
     level: str = "village",
+    scope: str = "",
 ) -> list[dict] | dict:
-    """The legend of a village layer at a level: a list, or a 3x3 grid for a bivariate layer."""
+    """The legend of a village layer at a level (counts inside ``scope``): a list, or a 3x3
+    grid for a bivariate layer."""
     if layer.kind == "vector":
         return []
-    classes = cat.classes(layer, params, level)
-    entries = legend_entries(cat, layer, classes, periods, level)
+    classes = cat.classes(layer, params, level, scope)
+    entries = legend_entries(cat, layer, classes, periods, level, scope)
     if layer.kind != "bivariate":
         return entries
     assert cat.villages is not None and layer.x and layer.y
     cols = cat.villages.columns
-    return {
+    grid = {
         "x": {"column": layer.x, "title": cols[layer.x].title, "breaks": list(classes.x_breaks)},
         "y": {"column": layer.y, "title": cols[layer.y].title, "breaks": list(classes.y_breaks)},
         "cells": [entries[row * 3 : row * 3 + 3] for row in range(3)],
         "no_data": entries[9],
     }
+    if len(entries) > 10:
+        grid["suppressed"] = entries[10]
+    return grid
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -173,14 +214,32 @@ LevelQuery = Annotated[
 ]
 
 
-def village_layer(request: Request, layer_id: LayerId, period: Period) -> tuple[Catalogue, Layer]:
-    """The catalogue and the village layer named in the path, for a period it has."""
+class VillageLayer(NamedTuple):
+    """A village layer named in the path, with who asks and, for a sensitive one, the grant."""
+
+    cat: Catalogue
+    layer: Layer
+    access: Access
+    grant: Grant | None
+
+
+def village_layer(
+    request: Request,
+    layer_id: LayerId,
+    period: Period,
+    access: Annotated[Access, Depends(request_access)],
+) -> VillageLayer:
+    """The village layer named in the path, for a period it has; a sensitive layer's token is
+    checked first (401), so nothing of it is told to a reader without one."""
     cat = catalogue(request)
     layer = cat.layer(layer_id)
     if layer.kind not in VILLAGE_KINDS or cat.villages is None:
         raise LayerNotFound("layer_id: no such layer; see GET /layers", parameter="layer_id")
+    grant = layer_grant(access, cat, layer)
+    if grant is not None:
+        refuse_client_classes(request)
     cat.require_period(layer, period)
-    return cat, layer
+    return VillageLayer(cat, layer, access, grant)
 
 
 @router.get(
@@ -189,7 +248,7 @@ def village_layer(request: Request, layer_id: LayerId, period: Period) -> tuple[
     responses={
         200: {"content": {"image/png": {}, MVT_MEDIA_TYPE: {}}, "description": "a tile"},
         204: {"description": "no village in this tile"},
-        **error_responses(400, 404, 422, 503),
+        **error_responses(400, 401, 404, 422, 503),
     },
     operation_id="getVillageTile",
 )
@@ -199,7 +258,7 @@ def village_tile(
     x: Annotated[int, Path(description="tile column")],
     y: Annotated[int, Path(description="tile row")],
     format: Annotated[str, Path(description="png or pbf")],
-    resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],
+    resolved: Annotated[VillageLayer, Depends(village_layer)],
     params: Annotated[ClassParams, Depends(class_params)],
     tilesize: Annotated[int | None, Query(description="tile size in pixels (png)")] = None,
     column: Annotated[
@@ -208,9 +267,12 @@ def village_tile(
     v: Annotated[str | None, Query(max_length=64, description="products version")] = None,
     level: LevelQuery = None,
 ) -> Response:
-    """A choropleth/bivariate PNG or an MVT of the villages (204 where there are none)."""
+    """A choropleth/bivariate PNG or an MVT of the villages (204 where there are none).
+
+    A sensitive layer needs an access token (``token``) and draws only the villages (regions)
+    inside its scope; its tiles are never cached (``Cache-Control: private, no-store``)."""
     ctx = app_context(request)
-    cat, layer = resolved
+    cat, layer, access, grant = resolved
     period = request.path_params["period"]
     if format not in layer.formats:
         raise TileNotFound(
@@ -226,6 +288,7 @@ def village_tile(
         if column not in villages.columns:
             raise InvalidParameter("column: no such column; see GET /layers", parameter="column")
         value_column = villages.columns[column]
+        grant = layer_grant(access, cat, layer, column=column)
     elif layer.column:
         value_column = villages.columns[layer.column]
     drawn = resolve_level(
@@ -238,23 +301,29 @@ def village_tile(
         version=cat.version,
     )  # fmt: skip
 
+    scope = grant.scope if grant else ""
+
+    def inside(indices: np.ndarray) -> np.ndarray:
+        mask = cat.scope_mask(drawn, scope)
+        return indices if mask is None else indices[mask[indices]]
+
     def draw() -> CachedTile:
         data = cat.data(drawn)
         geometry = data.geometry_for_zoom(z)
         bounds = tile_bounds(z, x, y)
-        classes = cat.classes(layer, params, drawn) if layer.kind != "vector" else None
+        classes = cat.classes(layer, params, drawn, scope) if layer.kind != "vector" else None
         codes = cat.codes(layer, period, classes, drawn) if classes else None
         if format == "png":
             assert classes is not None and codes is not None
-            indices = geometry.query(bounds)
+            indices = inside(geometry.query(bounds))
             body = render_png(
                 geometry, indices, codes, classes.colors, bounds,
                 tilesize=size, outline=z >= OUTLINE_ZOOM,
             ) if indices.size else None  # fmt: skip
             return CachedTile(200, "image/png", body) if body else CachedTile(204, "", b"")
         pad = (bounds[2] - bounds[0]) / 64
-        indices = geometry.query(
-            (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+        indices = inside(
+            geometry.query((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
         )
         values = (
             data.values(data.columns[value_column.id], period).to_numpy() if value_column else None
@@ -263,28 +332,35 @@ def village_tile(
             geometry.geoms, indices, bounds,
             kodes=data.kodes, names=data.names.to_numpy(), values=values, codes=codes,
             colors=classes.colors if classes else (), no_data_color=NO_DATA_COLOR,
+            special_colors={SUPPRESSED_CODE: SUPPRESSED_COLOR},
         ) if indices.size else None  # fmt: skip
         return CachedTile(200, MVT_MEDIA_TYPE, body) if body else CachedTile(204, "", b"")
 
     arrived = arrival(request)
     return cached_response(
-        ctx.cache, key, draw, fresh=v == cat.version, slot=lambda: ctx.limiter.slot(arrived)
-    )
+        ctx.cache, key, draw, fresh=v == cat.version, slot=lambda: ctx.limiter.slot(arrived),
+        private=grant is not None,
+    )  # fmt: skip
 
 
 @router.get(
     "/legend.json",
     operation_id="getVillageLegend",
-    responses=error_responses(400, 404, 422, 503),
+    responses=error_responses(400, 401, 404, 422, 503),
 )
 def village_legend(
     request: Request,
-    resolved: Annotated[tuple[Catalogue, Layer], Depends(village_layer)],
+    response: Response,
+    resolved: Annotated[VillageLayer, Depends(village_layer)],
     params: Annotated[ClassParams, Depends(class_params)],
     level: LevelQuery = None,
 ) -> dict:
-    """Legend of a village layer in one period at a level, with the count per class."""
-    cat, layer = resolved
+    """Legend of a village layer in one period at a level, with the count per class (for a
+    sensitive layer: inside the token's scope, and a class of suppressed villages)."""
+    cat, layer, _, grant = resolved
+    scope = grant.scope if grant else ""
+    if grant is not None:
+        private(response)
     check_query(request, village_query(layer, "pbf") - {"v", "column"})
     period = request.path_params["period"]
     ctx = app_context(request)
@@ -294,9 +370,9 @@ def village_legend(
     if drawn in notes:
         body["aggregation"] = notes[drawn]
     if layer.kind == "choropleth":
-        classes = cat.classes(layer, params, drawn)
+        classes = cat.classes(layer, params, drawn, scope)
         body["kind"] = classes.kind
         if classes.kind == "numeric":
             body["breaks"] = list(classes.breaks)
-    body["legend"] = layer_legend(cat, layer, params, [period], drawn)
+    body["legend"] = layer_legend(cat, layer, params, [period], drawn, scope)
     return body

@@ -23,6 +23,7 @@ from tiles.settings import MAX_CLASSES, TilesSettings
 
 if TYPE_CHECKING:
     from geo.products import ProductRegistry
+    from tiles.access import Keyring
     from tiles.cache import TileCache
     from tiles.catalogue import Catalogue, ProductsStore
     from tiles.health import HealthCheck
@@ -58,6 +59,8 @@ class AppContext:
     gdal_env: dict[str, str]
     limiter: RenderLimiter
     health: HealthCheck
+    #: the secrets access tokens are checked against (None: sensitive layers are off)
+    keyring: Keyring | None = None
 
 
 def app_context(request: Request) -> AppContext:
@@ -71,8 +74,12 @@ def catalogue(request: Request) -> Catalogue:
 
 
 def check_query(request: Request, allowed: Iterable[str]) -> None:
-    """Refuse any query parameter the endpoint does not take (``url=``, ``expression=`` ...)."""
-    allowed = set(allowed)
+    """Refuse any query parameter the endpoint does not take (``url=``, ``expression=`` ...).
+
+    ``token`` (an access token, :mod:`tiles.sensitive`) is taken everywhere: a client may put
+    it on every URL; endpoints that serve nothing sensitive ignore it.
+    """
+    allowed = {*allowed, "token"}
     for key in request.query_params.keys():
         if key not in allowed:
             name = key if _PARAM_NAME_RE.match(key) else "query"

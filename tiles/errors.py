@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from geo.errors import GeoError, InvalidCodeError, PantauError
+from tiles.access import TokenError
 from tiles.routes import api_routes
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "LayerNotFound",
     "PeriodNotFound",
     "VillageNotFound",
+    "OutOfScope",
     "TileNotFound",
     "EmptyTile",
     "ProductsUnavailable",
@@ -70,6 +72,10 @@ class VillageNotFound(TilesError):
     """No village has this code in the products."""
 
 
+class OutOfScope(TilesError):
+    """The access token is valid but its scope does not cover this region."""
+
+
 class TileNotFound(TilesError):
     """The tile is not on the tile grid or outside the served zoom range."""
 
@@ -94,6 +100,8 @@ class Overloaded(TilesError):
 STATUS_CODES: dict[type[Exception], int] = {
     InvalidParameter: status.HTTP_400_BAD_REQUEST,
     InvalidCodeError: status.HTTP_400_BAD_REQUEST,
+    TokenError: status.HTTP_401_UNAUTHORIZED,
+    OutOfScope: status.HTTP_403_FORBIDDEN,
     LayerNotFound: status.HTTP_404_NOT_FOUND,
     PeriodNotFound: status.HTTP_404_NOT_FOUND,
     VillageNotFound: status.HTTP_404_NOT_FOUND,
@@ -110,7 +118,7 @@ STATUS_CODES: dict[type[Exception], int] = {
 }
 
 #: Messages of our own classes are written for clients; only these are shown.
-_CLIENT_SAFE = (TilesError, InvalidCodeError)
+_CLIENT_SAFE = (TilesError, InvalidCodeError, TokenError)
 _GENERIC = {
     status.HTTP_404_NOT_FOUND: "not found",
     status.HTTP_500_INTERNAL_SERVER_ERROR: "internal server error",
@@ -129,12 +137,24 @@ class ErrorBody(BaseModel):
 
 _DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "a parameter is malformed or out of range (named in the body)",
+    status.HTTP_401_UNAUTHORIZED: "a sensitive layer or field needs a valid access token "
+    "(`?token=` or `Authorization: Bearer`): it is missing, malformed, altered or expired",
+    status.HTTP_403_FORBIDDEN: "the access token is valid but its region scope does not "
+    "cover the region asked for",
     status.HTTP_404_NOT_FOUND: "no such layer, period, village or region in the products "
     "(the parameter is named in the body)",
     status.HTTP_422_UNPROCESSABLE_CONTENT: "a parameter has the wrong type or length "
     "(named in the body)",
     status.HTTP_503_SERVICE_UNAVAILABLE: "the products are unavailable, or every render slot "
     "is busy: retry after Retry-After seconds",
+}
+_AUTHENTICATE = 'Bearer realm="pantau", error="invalid_token"'
+_AUTH_HEADER = {
+    "WWW-Authenticate": {
+        "description": "how to authenticate: a Bearer access token (or `?token=`)",
+        "required": True,
+        "schema": {"type": "string"},
+    }
 }
 _RETRY_HEADER = {
     "Retry-After": {
@@ -146,12 +166,15 @@ _RETRY_HEADER = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` of the error answers a route gives (400, 404, 422, 503)."""
+    """OpenAPI ``responses=`` of the error answers a route gives (400, 401, 403, 404, 422,
+    503)."""
     responses: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         entry: dict[str, Any] = {"model": ErrorBody, "description": _DESCRIPTIONS[code]}
         if code == status.HTTP_503_SERVICE_UNAVAILABLE:
             entry["headers"] = _RETRY_HEADER
+        elif code == status.HTTP_401_UNAUTHORIZED:
+            entry["headers"] = _AUTH_HEADER
         responses[code] = entry
     return responses
 
@@ -176,6 +199,10 @@ def _handle(request: Request, exc: Exception) -> Response:
     headers = None
     if code == status.HTTP_503_SERVICE_UNAVAILABLE:
         headers = {"Retry-After": str(getattr(exc, "retry_after", RETRY_AFTER))}
+    elif code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+        headers = {"Cache-Control": "private, no-store", "Vary": "Authorization"}
+        if code == status.HTTP_401_UNAUTHORIZED:
+            headers["WWW-Authenticate"] = _AUTHENTICATE
     # The catch-all runs in Starlette's ServerErrorMiddleware, which re-raises and logs.
     elif code >= 500 and matched is not Exception:
         logger.error("%s on %s", type(exc).__name__, request.url.path, exc_info=exc)

@@ -8,6 +8,10 @@ UTF-8 with a byte-order mark, so Excel opens names such as ``Ngémplak`` right; 
 ``.`` as the decimal separator (the CSV convention; a spreadsheet set to Indonesian reads
 them through its text import), empty cells are missing values. The file name is built from
 validated ids only.
+
+A sensitive layer's table (:mod:`tiles.sensitive`) needs an access token, holds only the
+villages inside its scope (a region outside it: 403), adds a column saying which rows are
+suppressed, and is answered ``Cache-Control: private, no-store``.
 """
 
 from __future__ import annotations
@@ -16,18 +20,34 @@ import csv
 import io
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pyproj import Transformer
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tiles.dependencies import catalogue, check_query
-from tiles.errors import InvalidParameter, PeriodNotFound, VillageNotFound, error_responses
+from tiles.errors import (
+    InvalidParameter,
+    OutOfScope,
+    PeriodNotFound,
+    VillageNotFound,
+    error_responses,
+)
+from tiles.legend import SUPPRESSED_TITLES
 from tiles.places import places
+from tiles.sensitive import (
+    PRIVATE,
+    Access,
+    flag_column,
+    flag_values,
+    layer_grant,
+    request_access,
+)
 from tiles.villages import FULL_RESOLUTION_ZOOM
 
 if TYPE_CHECKING:
@@ -155,11 +175,12 @@ router = APIRouter()
             "content": {"text/csv": {}},
             "description": "UTF-8 CSV with a byte-order mark; '.' decimal separator",
         },
-        **error_responses(400, 404, 422, 503),
+        **error_responses(400, 401, 403, 404, 422, 503),
     },
 )
 def layer_table(
     request: Request,
+    access: Annotated[Access, Depends(request_access)],
     layer_id: Annotated[str, Path(max_length=250, description="layer id (see GET /layers)")],
     period: Annotated[str, Path(max_length=16, description="period label, e.g. 2024")],
     bbox: Annotated[
@@ -181,7 +202,8 @@ def layer_table(
     its column; a raster index: its per-village statistics). The file is UTF-8 with a
     byte-order mark (Excel); numbers are written with ``.`` as the decimal separator and
     shortest round-trip digits; an empty cell is a missing value. Rows are sorted by code,
-    at most 100,000.
+    at most 100,000. A sensitive layer's table needs an access token, holds the villages
+    inside its scope only, and ends with a column saying which rows are suppressed.
     """
     check_query(request, ("bbox", "region", "lang"))
     if (bbox is None) == (region is None):
@@ -194,6 +216,7 @@ def layer_table(
         raise InvalidParameter("lang: must be id or en", parameter="lang")
     cat = catalogue(request)
     layer = cat.layer(layer_id)
+    grant = layer_grant(access, cat, layer)
     cat.require_period(layer, period)
     columns = table_columns(cat, layer)
     v = cat.villages
@@ -208,35 +231,57 @@ def layer_table(
         area = "bbox_" + "_".join(f"{x:.5f}" for x in box)
     else:
         code = _region_code(region or "")
+        if grant is not None and not grant.overlaps(code):
+            raise OutOfScope(
+                f"token: this token covers {grant.label} only; region {code} is outside it",
+                parameter="token",
+            )
         rows, parameter, area = _rows_in_region(v, code), "region", code
         if not len(rows):
             raise VillageNotFound(
                 "region: no village of this region in the products", parameter="region"
             )
+    if grant is not None and grant.scope:
+        rows = rows[v.kodes.astype(str)[rows].str.startswith(grant.scope)]
     if len(rows) > MAX_ROWS:
         raise InvalidParameter(
             f"{parameter}: {len(rows)} villages, more than the {MAX_ROWS} rows of a table; "
             "choose a smaller area",
             parameter=parameter,
         )
+    headers = {"Content-Disposition": f'attachment; filename="{_filename(layer, period, area)}"'}
+    if grant is not None:
+        headers.update({"Cache-Control": PRIVATE, "Vary": "Authorization"})
+    flags = sorted({c.source for c in columns if c.source in cat.sensitive})
     return Response(
-        _csv(cat, columns, period, rows, english=lang == "en"),
+        _csv(cat, columns, period, rows, english=lang == "en", flags=flags),
         media_type=CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{_filename(layer, period, area)}"'},
+        headers=headers,
     )
 
 
 def _csv(
-    cat: Catalogue, columns: list[Column], period: str, rows: np.ndarray, *, english: bool
+    cat: Catalogue,
+    columns: list[Column],
+    period: str,
+    rows: np.ndarray,
+    *,
+    english: bool,
+    flags: Sequence[str] = (),
 ) -> bytes:
     v = cat.villages
     assert v is not None
     villages = places(cat).villages
     values = [v.values(c, period).to_numpy(dtype=object)[rows] for c in columns]
+    for table in flags:  # which rows a sensitive table suppresses
+        flag = v.indicators.get(flag_column(table))
+        values.append(flag_values(flag, len(v.kodes))[rows].astype(object))
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)  # quotes what needs quoting; rows end in CRLF (RFC 4180)
     titles = [c.title if english else (c.title_id or c.title) for c in columns]
+    suppressed = SUPPRESSED_TITLES["en" if english else "id"]
+    titles += [suppressed if len(flags) == 1 else f"{t}: {suppressed}" for t in flags]
     writer.writerow([*_HEADER, *titles])
     for j, i in enumerate(rows):
         place = villages[i]

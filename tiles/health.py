@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from starlette.requests import Request
 
-from tiles.dependencies import app_context
+from tiles.dependencies import app_context, check_query
 from tiles.errors import ProductsUnavailable, error_responses
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ class HealthCheck:
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["service"], responses=error_responses(503))
+@router.get("/healthz", tags=["service"], responses=error_responses(400, 503))
 async def healthz(request: Request) -> dict[str, Any]:
     """Liveness: the products directory can be scanned (answers even when renders are busy)."""
+    check_query(request, ())
     cat = await app_context(request).health.catalogue()
     return {
         "status": "ok",

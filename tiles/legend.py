@@ -20,6 +20,9 @@ import pandas as pd
 __all__ = [
     "NO_DATA_COLOR",
     "HATCH_COLOR",
+    "SUPPRESSED_CODE",
+    "SUPPRESSED_COLOR",
+    "SUPPRESSED_HATCH_COLOR",
     "BIVARIATE_PALETTE",
     "ClassParams",
     "Classes",
@@ -30,12 +33,22 @@ __all__ = [
     "category_order",
     "hex_to_rgba",
     "format_number",
+    "suppressed_entry",
 ]
 
 #: Villages without a value: light grey with darker hatching.
 NO_DATA_COLOR = "#d9d9d9"
 HATCH_COLOR = "#969696"
 NO_DATA_LABEL = "no data"
+#: Villages and regions of a sensitive table whose values are suppressed (geo.privacy): a
+#: class of their own, mid grey with darker cross-hatching, never coloured as a value.
+SUPPRESSED_CODE = 254
+SUPPRESSED_COLOR = "#b3b3b3"
+SUPPRESSED_HATCH_COLOR = "#6e6e6e"
+SUPPRESSED_TITLES = {
+    "id": "disembunyikan untuk melindungi privasi",
+    "en": "suppressed to protect privacy",
+}
 
 # ColorBrewer 9-class schemes (Cynthia Brewer, Apache-2.0 style licence).
 _SEQUENTIAL = {
@@ -197,6 +210,20 @@ class Classes:
             no_data["count"] = int(np.count_nonzero(codes == 0))
         entries.append(no_data)
         return entries
+
+
+def suppressed_entry(codes: np.ndarray | None = None) -> dict:
+    """The legend entry of the suppressed class (with its count when ``codes`` are given)."""
+    entry: dict = {
+        "label": "suppressed",
+        "titles": dict(SUPPRESSED_TITLES),
+        "color": SUPPRESSED_COLOR,
+        "pattern": "crosshatch",
+        "suppressed": True,
+    }
+    if codes is not None:
+        entry["count"] = int(np.count_nonzero(codes == SUPPRESSED_CODE))
+    return entry
 
 
 def _quantile_breaks(values: np.ndarray, n: int) -> tuple[float, ...]:

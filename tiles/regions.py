@@ -20,17 +20,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from starlette.requests import Request
+from starlette.responses import Response
 
 from geo.codes import LEVEL_LENGTHS
 from geo.indicators.store import stored_tables
-from geo.regions import LEVELS, RULES, default_rules, region_indicators, village_areas
+from geo.privacy import regions_path
+from geo.regions import (
+    CODE_LEVELS,
+    LEVELS,
+    RULES,
+    default_rules,
+    region_indicators,
+    village_areas,
+)
 from tiles.dependencies import catalogue, check_query
 from tiles.errors import InvalidParameter, VillageNotFound, error_responses
 from tiles.indicators import cached_table
 from tiles.places import places
+from tiles.sensitive import Access, indicator_fields, mark, place_grant, request_access
 from tiles.villages import VillageData
 
 if TYPE_CHECKING:
@@ -88,11 +98,25 @@ class RegionSet:
 _BY_LENGTH = {n: level for level, n in LEVELS.items()}
 
 
+def _protected_rows(path: Path, level: str, regions: pd.Index) -> pd.DataFrame:
+    """A sensitive table's own region rows at ``level`` (suppressed ones flagged), from
+    ``<name>.regions.parquet``: never re-aggregated from its published village rows."""
+    rows = cached_table(regions_path(path))
+    rows = rows[rows["level"] == CODE_LEVELS[level]]  # type: ignore[index]
+    return rows.drop(columns=["level"]).set_index("kode").reindex(regions)
+
+
 def _region_indicators(
-    root: Path, areas: pd.Series, level: str, own_levels: dict[str, str]
+    root: Path,
+    areas: pd.Series,
+    level: str,
+    own_levels: dict[str, str],
+    sensitive: frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
     """Every stored indicator table at ``level``, columns ``<name>.<column>``."""
     parts = []
+    codes = areas.index.str.slice(0, LEVELS[level])  # type: ignore[index]
+    index = pd.Index(sorted(codes.unique()), name="kode")
     for name, path in stored_tables(root):
         try:
             table = cached_table(path)
@@ -103,15 +127,29 @@ def _region_indicators(
             continue
         own = _BY_LENGTH.get(LEVEL_LENGTHS.get(str(table["level"].iloc[0]), 0), "village")
         own_levels[name] = own
-        values = region_indicators(table, areas, level, table_level=own)  # type: ignore[arg-type]
+        if name in sensitive and LEVELS[own] > LEVELS[level]:  # type: ignore[index]
+            try:
+                values = _protected_rows(path, level, index)
+            except Exception:  # no protected rows: the table has no values at this level
+                logger.error("cannot read the region rows of %s", name, exc_info=True)
+                continue
+        else:
+            values = region_indicators(table, areas, level, table_level=own)  # type: ignore[arg-type]
         parts.append(values.add_prefix(f"{name}."))
-    codes = areas.index.str.slice(0, LEVELS[level])  # type: ignore[index]
-    index = pd.Index(sorted(codes.unique()), name="kode")
     return pd.concat(parts, axis=1).reindex(index) if parts else pd.DataFrame(index=index)
 
 
-def load_regions(root: Path, villages: VillageData, products: ProductRegistry) -> RegionSet:
-    """Region levels of ``root/regions.parquet`` (empty when there is none or it is unusable)."""
+def load_regions(
+    root: Path,
+    villages: VillageData,
+    products: ProductRegistry,
+    *,
+    sensitive: frozenset[str] = frozenset(),
+) -> RegionSet:
+    """Region levels of ``root/regions.parquet`` (empty when there is none or it is unusable).
+
+    Sensitive tables (``sensitive``) finer than a level take their protected region rows
+    (:func:`geo.privacy.regions_path`) there."""
     path = root / REGIONS_FILE
     if not path.is_file() or not path.resolve().is_relative_to(root.resolve()):
         return RegionSet()
@@ -126,7 +164,7 @@ def load_regions(root: Path, villages: VillageData, products: ProductRegistry) -
             rows = frame[frame["level"] == level].drop(columns=["level"])
             if rows.empty:
                 continue
-            indicators = _region_indicators(root, areas, level, own_levels)
+            indicators = _region_indicators(root, areas, level, own_levels, sensitive)
             levels[level] = VillageData(
                 rows,
                 indicators,
@@ -232,6 +270,8 @@ def _indicator_note(cat: Catalogue, column: str, level: str) -> str:
     own = cat.regions.indicator_levels.get(name, "village")
     if LEVELS[own] <= LEVELS[level]:  # type: ignore[index]
         return f"{own} value" if own != level else "own value"
+    if name in cat.sensitive:  # the table's protected region rows (geo.privacy)
+        return f"count-weighted mean of {own} values, suppressed where it could reveal one"
     return f"area-weighted mean of {own} values"
 
 
@@ -301,10 +341,12 @@ def list_regions(
     "/regions/{kode}",
     tags=["regions"],
     operation_id="getRegion",
-    responses=error_responses(400, 404, 422, 503),
+    responses=error_responses(400, 401, 403, 404, 422, 503),
 )
 def region(
     request: Request,
+    response: Response,
+    access: Annotated[Access, Depends(request_access)],
     kode: Annotated[
         str,
         PathParam(
@@ -314,7 +356,10 @@ def region(
         ),
     ],
 ) -> dict[str, Any]:
-    """A region of any level: statistics per period, indicators, and a summary of its children."""
+    """A region of any level: statistics per period, indicators, and a summary of its children.
+
+    Fields of sensitive indicator tables are only given with an access token whose scope
+    covers the region (403 for a token that does not)."""
     if not _REGION_RE.match(kode):
         raise InvalidParameter(
             "kode: expected a Kemendagri code of 2, 4, 6 or 10 digits such as 34, 3404, "
@@ -325,10 +370,12 @@ def region(
     code = kode.replace(".", "")
     level = next(lv for lv, n in LEVELS.items() if n == len(code))
     cat = catalogue(request)
+    grant = place_grant(access, cat, code)
+    mark(response, cat, grant)
     if cat.villages is None:
         raise VillageNotFound("kode: no village table in the products", parameter="kode")
     if level == "village":
-        return {**cat.villages.village(code), "level": "village"}
+        return _visible({**cat.villages.village(code), "level": "village"}, cat, grant)
     data = cat.regions.levels.get(level)
     if data is None:
         raise VillageNotFound(
@@ -337,7 +384,7 @@ def region(
         )
     if code not in data.kodes:
         raise VillageNotFound(f"kode: no {level} with this code", parameter="kode")
-    body = {**data.village(code), "level": level}
+    body = _visible({**data.village(code), "level": level}, cat, grant)
     finer = LEVEL_NAMES[LEVEL_NAMES.index(level) + 1 :]
     child_level = next(lv for lv in finer if lv == "village" or lv in cat.regions.levels)
     child = cat.data(child_level)
@@ -349,4 +396,12 @@ def region(
         "truncated": len(kodes) > MAX_CHILDREN,
         "statistics": _summary(child, kodes),
     }
+    return body
+
+
+def _visible(body: dict[str, Any], cat: Catalogue, grant: object) -> dict[str, Any]:
+    """A place's body with only the indicator fields its reader may see."""
+    body["indicators"] = indicator_fields(
+        body["indicators"], cat.sensitive, granted=grant is not None
+    )
     return body

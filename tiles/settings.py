@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["MAX_CLASSES", "TilesSettings"]
+__all__ = ["MAX_CLASSES", "TilesSettings", "TokenSettings"]
 
 #: Hard cap on the number of classes of a choropleth (and so on the length of ``breaks``).
 MAX_CLASSES = 9
@@ -27,7 +27,29 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-class TilesSettings(BaseSettings):
+class TokenSettings(BaseSettings):
+    """The secret(s) access tokens are signed with (env prefix ``PANTAU_TILES_``); shared by
+    the tile server and ``pantau token``. Without any, sensitive layers are not served."""
+
+    model_config = SettingsConfigDict(env_prefix="PANTAU_TILES_", extra="ignore")
+
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="secret that signs access tokens for sensitive layers (32+ characters)",
+    )
+    token_secret_file: Path | None = Field(
+        default=None,
+        description="file of token secrets, one per line: the first signs, all verify "
+        "(rotation); read at start-up",
+    )
+
+    def token_secrets(self) -> tuple[str | None, Path | None]:
+        """(secret, secret file) as set; either may be None."""
+        secret = self.token_secret.get_secret_value() if self.token_secret else None
+        return secret or None, self.token_secret_file
+
+
+class TilesSettings(TokenSettings):
     """Configuration of ``tiles.app:create_app`` (env prefix ``PANTAU_TILES_``)."""
 
     model_config = SettingsConfigDict(env_prefix="PANTAU_TILES_", extra="ignore")

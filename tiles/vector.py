@@ -6,7 +6,7 @@ the tile plus a small buffer, so a tile never carries a full-resolution province
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import mapbox_vector_tile
 import numpy as np
@@ -55,8 +55,11 @@ def render_mvt(
     codes: np.ndarray | None = None,
     colors: Sequence[str] = (),
     no_data_color: str = "",
+    special_colors: Mapping[int, str] | None = None,
 ) -> bytes | None:
-    """Encode the villages ``indices`` (web mercator ``geoms``) into one tile, or None."""
+    """Encode the villages ``indices`` (web mercator ``geoms``) into one tile, or None.
+
+    ``special_colors`` colour class codes beyond ``colors`` (the suppressed class)."""
     pad = (bounds[2] - bounds[0]) * MVT_BUFFER / MVT_EXTENT
     box = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
     clipped = shapely.clip_by_rect(geoms[indices], *box)
@@ -72,7 +75,10 @@ def render_mvt(
         if codes is not None:
             code = int(codes[i])
             props["class"] = code
-            props["color"] = colors[code - 1] if code else no_data_color
+            if 0 < code <= len(colors):
+                props["color"] = colors[code - 1]
+            else:
+                props["color"] = (special_colors or {}).get(code, no_data_color)
         features.append({"geometry": geom, "properties": props})
     if not features:
         return None

@@ -11,12 +11,14 @@ import functools
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from typing import Any
 
 import morecantile
 
 from tiles.catalogue import Layer
+from tiles.errors import InvalidParameter
 
-__all__ = ["WMTS_MEDIA_TYPE", "wmts_identifier", "capabilities"]
+__all__ = ["WMTS_MEDIA_TYPE", "capabilities", "ogc_kvp", "wmts_identifier"]
 
 WMTS_MEDIA_TYPE = "application/xml"
 _NS = {
@@ -78,9 +80,13 @@ def capabilities(
     max_zoom: int,
     title: str = "Pantau village indicators",
     attribution: str = "",
+    query: str = "",
 ) -> bytes:
-    """The capabilities document; ``layers`` are (layer, period, lon/lat bounds)."""
+    """The capabilities document; ``layers`` are (layer, period, lon/lat bounds).
+
+    ``query`` (e.g. ``token=...``) is appended to the tile URL templates."""
     base = base_url.rstrip("/")
+    suffix = f"?{query}" if query else ""
     zooms = range(min_zoom, max_zoom + 1)
     root = ET.Element("Capabilities", {**_NS, "version": "1.0.0"})
     ident = _sub(root, "ows:ServiceIdentification")
@@ -112,6 +118,7 @@ def capabilities(
         _limits(link, bounds, zooms)
         template = (
             f"{base}/layers/{layer.id}/{period}/tiles/{{TileMatrix}}/{{TileCol}}/{{TileRow}}.png"
+            + suffix
         )
         _sub(node, "ResourceURL", format="image/png", resourceType="tile", template=template)
     tms = _sub(contents, "TileMatrixSet")
@@ -133,3 +140,21 @@ def capabilities(
     meta = _sub(root, "ServiceMetadataURL")
     meta.set("xlink:href", f"{base}/wmts/WMTSCapabilities.xml")
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+#: OGC key-value pairs a WMTS client may add to the capabilities URL, and their one value.
+_WMTS_KVP = {"service": "WMTS", "request": "GetCapabilities", "version": "1.0.0"}
+
+
+def ogc_kvp(request: Any) -> list[str]:
+    """The OGC key-value parameters present (any letter case), each checked for its value."""
+    present = []
+    for key, value in request.query_params.items():
+        expected = _WMTS_KVP.get(key.lower())
+        if expected is None:
+            continue
+        if value.strip().lower() != expected.lower():
+            name = key.upper()
+            raise InvalidParameter(f"{name}: must be {expected}", parameter=name)
+        present.append(key)
+    return present

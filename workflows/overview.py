@@ -20,6 +20,7 @@ from typing import Any
 import rasterio
 from tqdm.auto import tqdm
 
+from geo.atomic import remove_leftovers
 from geo.overview import UNITS_TAG, ZOOM_TAG, build_overview
 from geo.products import Product, ProductRegistry
 from geo.unit_ids import UNIT_ID_RE
@@ -118,6 +119,8 @@ def build_overviews(
     Returns:
         The overviews written by this call (none when all were current).
     """
+    # temporary files of a run killed while building them (the driver owns these folders)
+    remove_leftovers(*(overview_path(out, p, name) for p in periods for name in products))
     jobs = plan_overviews(out, periods, products, zoom=zoom)
     if not jobs:
         return []

@@ -30,7 +30,7 @@ import geopandas as gpd
 import pystac
 import shapely
 
-from geo.atomic import write_json
+from geo.atomic import remove_leftovers, write_json
 from geo.composite import Period, period_labels
 from geo.products import PRODUCTS, BuiltUpRule, ProductRegistry, with_built_up
 from geo.tiling import Unit, plan_units
@@ -173,6 +173,7 @@ def run(
     parameters["reference"] = {p: j.to_dict() for p, j in references.items()} or None
     footprints = {i.id: shapely.geometry.shape(i.geometry) for i in items if i.geometry}
     checks_path = out / "stats" / "scene_checks.json"
+    remove_leftovers(checks_path)  # of a driver killed while writing it
     checks = stored_checks(checks_path, settings.plausibility_resolution)
     # the scenes over at least one unit, per period: the ones to check and count
     relevant = {

@@ -20,7 +20,7 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-import tiles.app
+import tiles.listing
 import tiles.villages
 from tests.tiles.conftest import tile_of, village_point
 from tiles.choropleth import tile_bounds
@@ -268,13 +268,13 @@ def test_layers_are_built_once_per_version(
     root = Path(shutil.copytree(region_products, tmp_path / "p"))
     client = make_client(root)
     calls: list[str] = []
-    original = tiles.app.layer_entry
+    original = tiles.listing.layer_entry
 
-    def spy(request, cat, layer):  # type: ignore[no-untyped-def]
+    def spy(request, cat, layer, **options):  # type: ignore[no-untyped-def]
         calls.append(layer.id)
-        return original(request, cat, layer)
+        return original(request, cat, layer, **options)
 
-    monkeypatch.setattr(tiles.app, "layer_entry", spy)
+    monkeypatch.setattr(tiles.listing, "layer_entry", spy)
     first = client.get("/layers").json()
     assert len(calls) == len(first)
     assert client.get("/layers").json() == first

@@ -278,3 +278,59 @@ def test_non_integer_k_is_an_argparse_error(
     assert exit_.value.code == 2
     assert "argument --k: invalid int value: '2.5'" in capsys.readouterr().err
     assert not out_dir.exists()
+
+
+# ---------- the run's quality page follows the tables added after it ----------
+
+
+@pytest.fixture
+def run_folder(shared_data: Path, tmp_path: Path) -> Path:
+    """A folder as `pantau run` leaves it: villages.parquet, quality.json, quality.html."""
+    from tests.workflows.quality_support import diy_products
+    from workflows.quality_report import write_quality_html
+
+    out = diy_products(tmp_path / "run", shared_data)
+    write_quality_html(out, json.loads((out / "quality.json").read_text()))
+    return out
+
+
+def _add_idm(shared_data: Path, products: Path, name: str = "idm_refresh") -> int:
+    return main(["indicators", "add", str(shared_data / IDM_DIY), "--products", str(products),
+                 "--name", name, "--key", "kode_desa"])  # fmt: skip
+
+
+def test_add_refreshes_the_quality_page(
+    shared_data: Path, run_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.workflows.quality_support import Page
+
+    assert "idm_refresh" not in Page((run_folder / "quality.html").read_text()).words
+    assert _add_idm(shared_data, run_folder) == 0
+    assert f"quality report refreshed: {run_folder / 'quality.html'}" in capsys.readouterr().out
+    assert "idm_refresh desa" in Page((run_folder / "quality.html").read_text()).words
+    assert not list(run_folder.glob(".quality.html.*"))  # written atomically, nothing left
+
+
+def test_add_writes_no_page_without_a_quality_report(shared_data: Path, products: Path) -> None:
+    assert _add_idm(shared_data, products) == 0
+    assert not (products / "quality.html").exists()
+
+
+def test_a_failed_refresh_warns_and_keeps_the_table_and_the_old_page(
+    shared_data: Path,
+    run_folder: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import workflows.quality_report
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    before = (run_folder / "quality.html").read_bytes()
+    monkeypatch.setattr(workflows.quality_report, "write_quality_html", broken)
+    assert _add_idm(shared_data, run_folder) == 0
+    err = capsys.readouterr().err
+    assert "warning: quality.html not refreshed" in err and "pantau quality" in err
+    assert (run_folder / "indicators" / "idm_refresh.parquet").is_file()
+    assert (run_folder / "quality.html").read_bytes() == before

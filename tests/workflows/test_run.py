@@ -155,6 +155,19 @@ def test_rerun_recomputes_nothing(products: Path, tiny_scenes, tiny_villages) ->
     assert before == after
 
 
+def test_rerun_removes_a_killed_drivers_temporary_files(
+    products: Path, tiny_scenes, tiny_villages
+) -> None:
+    left = [
+        products / "stats" / ".scene_checks.json.0123abcd.tmp",
+        products / "overviews" / "2021" / ".ndvi.tif.0123abcd.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"half")
+    run(_config(tiny_scenes, tiny_villages, products))
+    assert not [p for p in left if p.exists()]
+
+
 def test_interrupted_run_resumes_to_the_same_table(
     tmp_path: Path, products: Path, tiny_scenes, tiny_villages, monkeypatch, inprocess_client
 ) -> None:

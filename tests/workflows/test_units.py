@@ -1,13 +1,11 @@
-"""Work units: many small units give the one-unit table, throughput is recorded, kills resume."""
+"""Work units: many small units give the one-unit table, throughput is recorded.
+
+Killed runs resume: test_kill_points.py.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -118,45 +116,3 @@ def test_plan_reads_the_measured_throughput(many_units: Path, tiny_villages: Pat
 )
 def test_a_lone_unit_takes_its_workers_threads(worker_threads, units, expected) -> None:
     assert unit_threads(worker_threads, units) == expected
-
-
-def _pantau_run(scenes: SimulationResult, villages: Path, out: Path) -> list[str]:
-    return [
-        sys.executable, "-m", "workflows.cli", "run",
-        "--stac", str(scenes.catalog_dir), "--boundaries", str(villages),
-        "--start", START, "--end", END, "--max-cloud", "80",
-        "--out", str(out), "--tile-size", str(SMALL), "--no-progress",
-    ]  # fmt: skip
-
-
-@pytest.mark.slow
-def test_driver_killed_mid_run_resumes_to_the_same_table(
-    tmp_path: Path, tiny_scenes, tiny_villages, many_units: Path
-) -> None:
-    """SIGKILL the driver (and its local cluster) once a unit is committed; rerun."""
-    out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        _pantau_run(tiny_scenes, tiny_villages, out), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    items = out / "catalog" / "items"
-    deadline = time.monotonic() + 240
-    try:
-        while not list(items.glob("*/*.json")):
-            assert proc.poll() is None, "the run ended before any unit was committed"
-            assert time.monotonic() < deadline, "no unit committed in time"
-            time.sleep(0.05)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    committed = sorted(items.glob("*/*.json"))
-    assert committed and not (out / "villages.parquet").exists()
-    stamps = {p: p.stat().st_mtime_ns for p in committed}
-    result = run(_config(tiny_scenes, tiny_villages, out, SMALL))
-    done = {(p.stem, p.parent.name) for p in committed}
-    assert done.isdisjoint(result.computed_units)  # committed work is not redone
-    assert {p: p.stat().st_mtime_ns for p in committed} == stamps
-    pd.testing.assert_frame_equal(
-        _table(out), _table(many_units), check_exact=False, rtol=0, atol=1e-6
-    )
-    assert not list(out.rglob(".*.tmp"))

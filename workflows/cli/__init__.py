@@ -14,7 +14,7 @@ from geo.errors import PantauError
 __all__ = ["main", "build_parser"]
 
 # Each module registers one sub-command with ``register(subparsers)`` and sets ``func``.
-_COMMANDS = ("search", "run", "demo", "indicators", "serve", "plan", "catalog", "quality")
+_COMMANDS = ("search", "run", "demo", "indicators", "serve", "plan", "catalog", "quality", "token")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from geo.errors import IndicatorTableError
+from geo.errors import IndicatorTableError, PantauError
 from geo.indicators import KeyOptions, add_indicator_table, list_indicators
 from geo.privacy import DEFAULT_K, PrivacySpec, describe_privacy, read_privacy
 from workflows.cli.run import write_failure
@@ -103,7 +104,29 @@ def run_add(args: argparse.Namespace) -> int:
     print(report.summary())
     if privacy is not None:
         print(describe_privacy(read_privacy(report.table_path) or {}))
+    refresh_quality_html(args.products)
     return 0
+
+
+def refresh_quality_html(products: Path) -> Path | None:
+    """Write ``DIR/quality.html`` again (atomically) when the folder has a quality report, so
+    its indicator section lists the table just added; a failure only warns (the table is
+    stored). Returns the page written, or None."""
+    if not (Path(products) / "quality.json").is_file():
+        return None
+    from workflows.quality_report import read_quality, write_quality_html
+
+    try:
+        page = write_quality_html(products, read_quality(products).quality)
+    except (PantauError, OSError, ValueError) as exc:
+        print(
+            f"pantau indicators: warning: quality.html not refreshed ({exc}); "
+            f"run `pantau quality {products} --html`",
+            file=sys.stderr,
+        )
+        return None
+    print(f"quality report refreshed: {page}")
+    return page
 
 
 def run_list(args: argparse.Namespace) -> int:
