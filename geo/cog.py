@@ -6,8 +6,9 @@ scenes both go through :func:`write_cog`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import rasterio
@@ -18,10 +19,14 @@ from rasterio.io import MemoryFile
 
 from geo.atomic import atomic_target
 
-__all__ = ["cog_options", "write_cog"]
+__all__ = ["UNIT_OVERVIEWS", "cog_options", "write_cog"]
 
 # tile (block) size in pixels, as docs/products.md promises
 _BLOCK = 512
+#: Overview factors every work-unit COG carries whatever its size: the tile server reads the
+#: same level of every unit under a web tile, so the tile has one pixel lattice (no seam).
+#: Unit grids lie on 128-pixel blocks of their zone grid, so these levels align across units.
+UNIT_OVERVIEWS: Final = (2, 4, 8, 16)
 
 
 def write_cog(
@@ -34,6 +39,7 @@ def write_cog(
     resampling: str = "average",
     descriptions: tuple[str, ...] | None = None,
     tags: dict[str, str] | None = None,
+    overviews: Sequence[int] = (),
 ) -> Path:
     """Write a 2-D or (band, y, x) array as a COG at ``path``, atomically.
 
@@ -51,6 +57,8 @@ def write_cog(
             70-megapixel band).
         descriptions: one description per band.
         tags: dataset-level metadata tags.
+        overviews: overview factors to build whatever the size (e.g. :data:`UNIT_OVERVIEWS`),
+            besides the power-of-two levels down to about one 512-pixel tile.
 
     Returns:
         ``path``.
@@ -74,7 +82,7 @@ def write_cog(
         blockxsize=_BLOCK,
         blockysize=_BLOCK,
     )
-    factors = _overview_factors(height, width)
+    factors = sorted(set(_overview_factors(height, width)) | set(overviews))
     # Overviews are built in memory and reused by the COG driver: 2-3x faster than
     # letting it build them through a temporary file.
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), MemoryFile() as mem:

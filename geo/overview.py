@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -36,7 +37,14 @@ from geo.cog import cog_options
 from geo.errors import GeoError
 from geo.products import Product
 
-__all__ = ["UNITS_TAG", "WEB_MERCATOR", "ZOOM_TAG", "build_overview", "zoom_resolution"]
+__all__ = [
+    "UNITS_TAG",
+    "WEB_MERCATOR",
+    "ZOOM_TAG",
+    "build_overview",
+    "overview_level",
+    "zoom_resolution",
+]
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 #: Tag of an overview COG: JSON list of the work-unit ids it was built from (set by callers).
@@ -80,15 +88,27 @@ def _describe(path: Path, product: Product, res: float) -> _Source:
                 f"{product.name!r} stores {product.n_bands} of {product.dtype}: wrong file?"
             )
         bounds = transform_bounds(src.crs, WEB_MERCATOR, *src.bounds, densify_pts=21)
-        lat = math.atan(math.sinh((bounds[1] + bounds[3]) / 2 / 6378137.0))
-        # a web-mercator pixel spans res * cos(lat) metres on the ground
-        ground = res * math.cos(lat) if src.crs.is_projected else None
-        level = None
-        if ground is not None:
-            for i, factor in enumerate(src.overviews(1)):
-                if src.res[0] * factor <= ground:
-                    level = i
+        level = overview_level(src, res, (bounds[1] + bounds[3]) / 2)
     return _Source(path, tuple(bounds), level)  # type: ignore[arg-type]
+
+
+def overview_level(src: Any, mercator_res: float, mercator_y: float) -> int | None:
+    """Index of the coarsest overview level of a projected (metre) raster whose pixels are
+    no larger than a web-mercator pixel of ``mercator_res`` at ``mercator_y``; None for
+    full resolution (or a web-mercator or geographic raster).
+
+    A function of the destination pixel and the source's resolution only: units of one
+    product carrying the same levels (:data:`geo.cog.UNIT_OVERVIEWS`) get the same level.
+    """
+    if not src.crs.is_projected or src.crs == WEB_MERCATOR:
+        return None
+    # a web-mercator pixel spans res * cos(lat) metres on the ground
+    ground = mercator_res * math.cos(math.atan(math.sinh(mercator_y / 6378137.0)))
+    level = None
+    for i, factor in enumerate(src.overviews(1)):
+        if src.res[0] * factor <= ground * (1 + 1e-9):
+            level = i
+    return level
 
 
 def _grid(sources: Sequence[_Source], res: float) -> tuple[Affine, int, int]:

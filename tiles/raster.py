@@ -38,7 +38,7 @@ from geo.products import Product
 from tiles.cache import CachedTile, cached_response, tile_key
 from tiles.dependencies import app_context, catalogue, check_query, check_tile, tilesize_value
 from tiles.errors import InvalidParameter, LayerNotFound, TileNotFound, error_responses
-from tiles.mosaic import Mosaic, read_mosaic_tile
+from tiles.mosaic import Mosaic, read_mosaic_tile, unit_dataset
 from tiles.reader import ProductReader
 from tiles.shedding import arrival
 
@@ -341,12 +341,10 @@ class RasterTilerFactory(TilerFactory):
             )  # fmt: skip
 
             def read(path: PathLike, *args: Any, **options: Any) -> ImageData:
-                # GDAL options are per thread: set them in the thread that reads. The warper's
-                # transformer is exact (tolerance 1e-6 px, not GDAL's approximate 0.125 px):
-                # the approximation anchors on each unit's own window, so two units holding
-                # the same pixels picked different source pixels along their edges.
-                with rasterio.Env(**env), self.reader(str(path), tms=tms) as src:
-                    return src.tile(*args, vrt_options={"tolerance": 1e-6}, **options)
+                # GDAL options are per thread: set them in the thread that reads.
+                with rasterio.Env(**env), unit_dataset(path, tms, x, y, z, size) as (ds, grid):
+                    with self.reader(str(path), dataset=ds, tms=tms) as src:
+                        return src.tile(*args, vrt_options=grid, **options)
 
             # which files, checked before a render slot is taken (a tile may be refused)
             paths = mosaic.sources(

@@ -38,7 +38,7 @@ from odc.geo.geobox import GeoBox
 from rasterio.errors import NotGeoreferencedWarning
 
 from geo.atomic import remove_leftovers, write_json, write_parquet
-from geo.cog import write_cog
+from geo.cog import UNIT_OVERVIEWS, write_cog
 from geo.composite import median_composite
 from geo.products import COUNT_INPUT, ProductRegistry
 from geo.zonal import CoverageWeights, coverage_weights, grid_key, zonal_stats
@@ -229,6 +229,7 @@ def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> di
                 nodata=product.nodata,
                 resampling=product.overview_resampling,
                 descriptions=product.band_names or None,
+                overviews=UNIT_OVERVIEWS,
             )
             for name, product in products.items()
         }

@@ -132,23 +132,102 @@ def test_diy_demo_covers_every_village_in_many_units(diy: Path, boundaries: Path
     assert recovery["n_missing"] == 0, recovery
 
 
-def test_diy_larger_units_give_the_same_table(diy: Path, boundaries: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def diy_large(diy: Path, boundaries: Path, tmp_path_factory) -> Path:
+    """The same demo scenes run with 4,096 px tiles: fewer, larger units."""
+    out = tmp_path_factory.mktemp("diy-large") / "large"
+    result = run(_diy_config(diy, boundaries, out, tile_size=4096))
+    n_small = len(json.loads((diy / "catalog" / "collection.json").read_text())["summaries"][
+        "pantau:unit"
+    ])  # fmt: skip
+    assert 1 < len(result.units) < n_small
+    return out
+
+
+def test_diy_larger_units_give_the_same_table(diy: Path, diy_large: Path) -> None:
     """4,096 px units (fewer, larger) give the 2,048 px table to 1e-6 for all 438 villages.
 
     A single unit over all of DI Yogyakarta needs a 16,384 px tile, whose whole-tile grid
     (268 Mpx) is too large for CI; that comparison was run by hand (docs/scale.md).
     """
-    result = run(_diy_config(diy, boundaries, tmp_path / "large", tile_size=4096))
-    assert (
-        1
-        < len(result.units)
-        < len(
-            json.loads((diy / "catalog" / "collection.json").read_text())["summaries"][
-                "pantau:unit"
-            ]
-        )
+    _same(diy_large, diy)
+
+
+def _inner_corners(boundaries: Path) -> list[tuple[float, float]]:
+    """lon/lat of corners where four 2,048 px units meet inside one 4,096 px tile.
+
+    The 2,048 px tile lines at odd multiples of 20,480 m run through the middle of the
+    4,096 px tiles (multiples of 40,960 m), so there a web tile crosses four small units
+    while the large product holds it in one unit.
+    """
+    from pyproj import Transformer
+
+    from geo.tiling import plan_units
+    from geo.villages import load_villages
+
+    villages = load_villages(boundaries).villages  # as the run reads them
+    units = {(u.epsg, u.ix, u.iy) for u in plan_units(villages, tile_size=2048, resolution=10)}
+    corners = []
+    for epsg, ix, iy in units:
+        if (
+            ix % 2 == 0
+            and iy % 2 == 0
+            and all((epsg, ix + dx, iy + dy) in units for dx in (0, 1) for dy in (0, 1))
+        ):
+            to_lonlat = Transformer.from_crs(epsg, 4326, always_xy=True)
+            corners.append(to_lonlat.transform((ix + 1) * 20480.0, (iy + 1) * 20480.0))
+    return corners
+
+
+@pytest.mark.parametrize("z", [10, 12, 13, 14])
+def test_diy_raster_tiles_across_unit_edges_equal_the_larger_units(
+    diy: Path, diy_large: Path, boundaries: Path, z: int
+) -> None:
+    """Seamless mosaics on real village boundaries, at every zoom the units serve (10-14:
+    overview levels and full resolution): tiles over four 2,048 px units equal, where both
+    products draw, the tiles of the 4,096 px product that holds those pixels in one unit:
+    pixel for pixel with nearest resampling, within 1 DN on 99 % of pixels for bilinear
+    ``rgb`` (its kernel reads past a unit's edge, which only the neighbour holds).
+
+    Where only one product draws is outside the villages: unit grids cover their home
+    villages' bounds, so the two products' rectangles differ there.
+    """
+    import morecantile
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from geo.products import PRODUCTS
+    from tests.tiles.conftest import png
+    from tiles.app import create_app
+    from tiles.settings import TilesSettings
+
+    corners = _inner_corners(boundaries)
+    assert corners, "no inner corner of four units in DI Yogyakarta"
+    tms = morecantile.tms.get("WebMercatorQuad")
+    small, large = (
+        TestClient(create_app(TilesSettings(products_dir=d, rescan_interval=0, cache_size=0)))
+        for d in (diy, diy_large)
     )
-    _same(tmp_path / "large", diy)
+    compared = dict.fromkeys(PRODUCTS, 0)
+    for lon, lat in corners:
+        t = tms.tile(lon, lat, z)
+        for name, product in PRODUCTS.items():
+            url = f"/layers/raster.{name}/2022/tiles/{z}/{t.x}/{t.y}.png"
+            a, b = small.get(url), large.get(url)
+            assert a.status_code == b.status_code == 200, (url, a.status_code, b.status_code)
+            pa, pb = png(a.content).astype(int), png(b.content).astype(int)
+            if z >= 12:  # a z10 tile (39 km) reaches far outside the villages' rectangles
+                assert ((pa[-1] > 0) == (pb[-1] > 0)).mean() > 0.85, url  # drawn alike
+            both = (pa[-1] == 255) & (pb[-1] == 255)
+            compared[name] += int(both.sum())
+            diff = np.abs(pa[:-1] - pb[:-1]).max(axis=0)[both]
+            if not diff.size:
+                continue
+            if product.tile_resampling == "nearest":
+                assert diff.max() == 0, (url, int(diff.max()), float((diff > 0).mean()))
+            else:
+                assert (diff <= 1).mean() > 0.99, (url, float((diff <= 1).mean()))
+    assert min(compared.values()) > 1000, compared  # not vacuous: every product drew
 
 
 def test_diy_on_a_loopback_cluster_with_small_tiles(
