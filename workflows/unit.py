@@ -174,17 +174,18 @@ def _composite(job: UnitJob, items: Sequence[pystac.Item], attempt: int = 0) -> 
     import dask.array as da
 
     bands = (*job.products.bands, "scl")
+    chunk = load_chunk(job.geobox.shape.yx, len(bands), len(items), job.chunk, job.threads)
     stack = load_stack(
         items,
         bands=bands,
         geobox=job.geobox,
-        chunk=job.chunk,
+        chunk=chunk,
         groupby=job.groupby,
         patch_url=job.patch_url,
         gdal=job.reads.gdal_options(attempt),
     )
     dn = da.stack([stack.data[b].data for b in bands])
-    lazy = median_composite(dn, stack.scale, stack.offset, chunk=job.chunk)
+    lazy = median_composite(dn, stack.scale, stack.offset, chunk=chunk)
     out = np.empty(lazy.shape, dtype=np.float32)
     # The threaded scheduler, never the distributed one: a unit runs wholly on its worker.
     # odc-loader reprojects into in-memory arrays that rasterio calls ungeoreferenced.
@@ -193,6 +194,33 @@ def _composite(job: UnitJob, items: Sequence[pystac.Item], attempt: int = 0) -> 
         warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         da.store(lazy, out, lock=False, scheduler="threads", num_workers=job.threads)
     return out
+
+
+#: Memory one spatial block of a unit's load may take: (band, time) uint16 DN, their stacked
+#: copy and the float32 working planes, ~32 bytes per pixel and time step with 7 bands.
+LOAD_BLOCK_BYTES = 768 * 2**20
+
+
+def load_chunk(shape: tuple[int, int], n_bands: int, n_steps: int, least: int, threads: int) -> int:
+    """Spatial chunk (pixels, a multiple of 256) of a unit's load and composite.
+
+    As large as :data:`LOAD_BLOCK_BYTES` allows, at least ``least`` (the setting), at most
+    the unit, and small enough to give each of ``threads`` a block. Whole-unit blocks read
+    each scene block once: a 1,024 px chunk cuts the scenes' internal tiles, which are then
+    decoded for every chunk that touches them (35 % of the load time of a 5.9 Mpx unit with
+    3 scenes, measured).
+    """
+    per_pixel = (n_bands * 4 + 4) * max(1, n_steps)
+    fit = int((LOAD_BLOCK_BYTES / per_pixel) ** 0.5) // 256 * 256
+    side = -(-max(shape) // 256) * 256
+    chunk = max(least, min(fit, side))
+    while threads > 1 and chunk > least and _blocks(shape, chunk) < threads:
+        chunk -= 256
+    return max(256, chunk)
+
+
+def _blocks(shape: tuple[int, int], chunk: int) -> int:
+    return -(-shape[0] // chunk) * -(-shape[1] // chunk)
 
 
 def _run_period(job: UnitJob, period: PeriodJob, weights: CoverageWeights) -> dict[str, Any]:
