@@ -66,5 +66,6 @@ async def healthz(request: Request) -> dict[str, Any]:
         "status": "ok",
         "version": cat.version,
         "periods": list(cat.periods),
-        "layers": len(cat.layers),
+        # public layers only: the count says nothing about sensitive tables
+        "layers": sum(not cat.is_sensitive(layer) for layer in cat.layers.values()),
     }

@@ -290,6 +290,13 @@ def test_listing_shows_sensitive_layers_only_with_a_token(client: TestClient) ->
     assert [e for e in listed.values() if not e.get("sensitive")] == client.get("/layers").json()
 
 
+def test_healthz_counts_public_layers_only(client: TestClient) -> None:
+    public = client.get("/layers").json()
+    everything = client.get("/layers", params={"token": _token("")}).json()
+    assert len(everything) > len(public)  # there are sensitive layers to hide
+    assert client.get("/healthz").json()["layers"] == len(public)
+
+
 def test_tilejson_carries_the_token_into_tile_urls(client: TestClient) -> None:
     token = _token("34")
     url = f"/layers/{SENSITIVE_LAYER}/2024/tilejson.json"
