@@ -42,6 +42,7 @@ __all__ = [
     "WEB_MERCATOR",
     "ZOOM_TAG",
     "build_overview",
+    "ground_resolution",
     "overview_level",
     "zoom_resolution",
 ]
@@ -92,6 +93,12 @@ def _describe(path: Path, product: Product, res: float) -> _Source:
     return _Source(path, tuple(bounds), level)  # type: ignore[arg-type]
 
 
+def ground_resolution(mercator_res: float, mercator_y: float) -> float:
+    """Metres on the ground of a web-mercator pixel of ``mercator_res`` at ``mercator_y``
+    (a web-mercator pixel spans res x cos(lat))."""
+    return mercator_res * math.cos(math.atan(math.sinh(mercator_y / 6378137.0)))
+
+
 def overview_level(src: Any, mercator_res: float, mercator_y: float) -> int | None:
     """Index of the coarsest overview level of a projected (metre) raster whose pixels are
     no larger than a web-mercator pixel of ``mercator_res`` at ``mercator_y``; None for
@@ -102,8 +109,7 @@ def overview_level(src: Any, mercator_res: float, mercator_y: float) -> int | No
     """
     if not src.crs.is_projected or src.crs == WEB_MERCATOR:
         return None
-    # a web-mercator pixel spans res * cos(lat) metres on the ground
-    ground = mercator_res * math.cos(math.atan(math.sinh(mercator_y / 6378137.0)))
+    ground = ground_resolution(mercator_res, mercator_y)
     level = None
     for i, factor in enumerate(src.overviews(1)):
         if src.res[0] * factor <= ground * (1 + 1e-9):

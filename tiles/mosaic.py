@@ -35,7 +35,7 @@ from rio_tiler.models import ImageData
 from rio_tiler.mosaic import mosaic_reader
 from rio_tiler.mosaic.methods import FirstMethod
 
-from geo.overview import overview_level
+from geo.overview import ground_resolution, overview_level
 from tiles.errors import TileNotFound
 from tiles.reader import ALLOWED_DRIVER
 
@@ -235,6 +235,5 @@ def _with_scale(grid: dict[str, Any], src_res: float, res: float, y: float) -> d
     ``rgb``). Set from destination and source pixel sizes on the ground, the ratio is one
     for every unit under the tile.
     """
-    ground = res * math.cos(math.atan(math.sinh(y / 6378137.0)))
-    scale = f"{src_res / ground:.12g}"
+    scale = f"{src_res / ground_resolution(res, y):.12g}"
     return {**grid, "XSCALE": scale, "YSCALE": scale}

@@ -224,6 +224,18 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     return z, t.x, t.y
 
 
+#: Real values of every path parameter over the tile tests' products, per layer family (the
+#: merged OpenAPI operations serve both): what the SSRF and query-parameter tests fill in.
+PATH_BASELINES = tuple(
+    {"layer_id": layer, "period": "2024", "z": z, "x": x, "y": y, "format": fmt, "kode": kode}
+    for (z, x, y) in [tile_of(110.385, -7.76, 13)]
+    for layer, fmt, kode in (
+        ("raster.ndvi", "png", "3471031001"),
+        ("choropleth.built_up_fraction", "pbf", "3471"),
+    )
+)
+
+
 def village_point(products: Path, kode: str) -> tuple[float, float]:
     """A point well inside a village (lon, lat)."""
     frame = gpd.read_parquet(products / "villages.parquet")

@@ -15,18 +15,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.tiles.conftest import tile_of
+from tests.tiles.conftest import PATH_BASELINES as BASELINES
 from tiles.app import create_app
 from tiles.settings import TilesSettings
 
-Z, X, Y = tile_of(110.385, -7.76, 13)
-#: Real values of path parameters, per layer family (merged operations serve both).
-BASELINES = (
-    {"layer_id": "raster.ndvi", "period": "2024", "z": Z, "x": X, "y": Y, "format": "png",
-     "kode": "3471031001"},
-    {"layer_id": "choropleth.built_up_fraction", "period": "2024", "z": Z, "x": X, "y": Y,
-     "format": "pbf", "kode": "3471"},
-)  # fmt: skip
 #: Query parameters an operation needs to answer 200 (by documented path).
 NEEDED = {
     "/bivariate": {"x": "built_up_fraction", "y": "ndvi_mean"},

@@ -31,19 +31,11 @@ import pytest
 import rasterio
 from fastapi.testclient import TestClient
 
-from tests.tiles.conftest import tile_of
+from tests.tiles.conftest import PATH_BASELINES as BASELINES
 from tiles.app import create_app
 from tiles.settings import TilesSettings
 
 REPO = Path(__file__).resolve().parents[2]
-Z, X, Y = tile_of(110.385, -7.76, 13)
-#: Real values of path parameters, per layer family (merged operations serve both).
-BASELINES = (
-    {"layer_id": "raster.ndvi", "period": "2024", "z": Z, "x": X, "y": Y, "format": "png",
-     "kode": "3471031001"},
-    {"layer_id": "choropleth.built_up_fraction", "period": "2024", "z": Z, "x": X, "y": Y,
-     "format": "pbf", "kode": "3471"},
-)  # fmt: skip
 _GDAL_OPEN = re.compile(r"GDALOpen\((.*?), this=", re.S)
 #: Files an inline VRT reads (rasterio's reprojection opens VRTs without any source).
 _VRT_SOURCE = re.compile(r"<Source(?:Filename|Dataset)[^>]*>(.*?)</Source", re.S)
