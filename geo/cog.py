@@ -23,9 +23,10 @@ __all__ = ["UNIT_OVERVIEWS", "cog_options", "write_cog"]
 
 # tile (block) size in pixels, as docs/products.md promises
 _BLOCK = 512
-#: Overview factors every work-unit COG carries whatever its size: the tile server reads the
-#: same level of every unit under a web tile, so the tile has one pixel lattice (no seam).
-#: Unit grids lie on 128-pixel blocks of their zone grid, so these levels align across units.
+#: Overview factors of every work-unit COG, whatever its size (and no others): the tile server
+#: reads the same level of every unit under a web tile, so the tile has one pixel lattice (no
+#: seam). Unit grids lie on blocks of the largest factor of their zone grid
+#: (``geo.tiling.ALIGN``), so every level aligns across units.
 UNIT_OVERVIEWS: Final = (2, 4, 8, 16)
 
 
@@ -39,7 +40,7 @@ def write_cog(
     resampling: str = "average",
     descriptions: tuple[str, ...] | None = None,
     tags: dict[str, str] | None = None,
-    overviews: Sequence[int] = (),
+    overviews: Sequence[int] | None = None,
 ) -> Path:
     """Write a 2-D or (band, y, x) array as a COG at ``path``, atomically.
 
@@ -57,8 +58,9 @@ def write_cog(
             70-megapixel band).
         descriptions: one description per band.
         tags: dataset-level metadata tags.
-        overviews: overview factors to build whatever the size (e.g. :data:`UNIT_OVERVIEWS`),
-            besides the power-of-two levels down to about one 512-pixel tile.
+        overviews: exactly these overview factors whatever the size (e.g.
+            :data:`UNIT_OVERVIEWS`); by default power-of-two levels down to about one
+            512-pixel tile.
 
     Returns:
         ``path``.
@@ -82,7 +84,7 @@ def write_cog(
         blockxsize=_BLOCK,
         blockysize=_BLOCK,
     )
-    factors = sorted(set(_overview_factors(height, width)) | set(overviews))
+    factors = sorted(set(overviews)) if overviews is not None else _overview_factors(height, width)
     # Overviews are built in memory and reused by the COG driver: 2-3x faster than
     # letting it build them through a temporary file.
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), MemoryFile() as mem:

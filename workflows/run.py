@@ -184,7 +184,7 @@ def run(
     with ExitStack() as stack:
         dask = client
         if needed:  # a cluster only when there is work: a finished rerun starts none
-            dask = dask or stack.enter_context(_cluster(config, settings))
+            dask = dask or stack.enter_context(_cluster(config, settings, len(units)))
             checks.update(
                 check_scenes(
                     dask, needed, resolution=settings.plausibility_resolution,
@@ -202,7 +202,8 @@ def run(
         result.skipped = sorted({p for p in periods if all((u.id, p) in done for u in units)})
         result.computed = sorted({p.period for _, p in pending})
         if pending:
-            dask = dask or stack.enter_context(_cluster(config, settings))
+            units_pending = len({u.id for u, _ in pending})
+            dask = dask or stack.enter_context(_cluster(config, settings, units_pending))
             jobs = _jobs(pending, area, checks, products, settings, parameters, out, source)
             publish = (
                 partial(_publish_unit, source.url_or_path, out, result) if config.publish else None
@@ -256,11 +257,19 @@ def _built_up_rule(products: ProductRegistry) -> str | None:
     return str(product.formula) if product and isinstance(product.formula, BuiltUpRule) else None
 
 
-def _cluster(config: RunConfig, settings: WorkflowSettings) -> AbstractContextManager[Any]:
-    """The run's Dask client: the given scheduler, or a LocalCluster on loopback."""
+def _cluster(
+    config: RunConfig, settings: WorkflowSettings, units: int
+) -> AbstractContextManager[Any]:
+    """The run's Dask client: the given scheduler, or a LocalCluster on loopback sized for
+    ``units`` work units (``workflows.cluster.dask_client``)."""
     from workflows.cluster import dask_client
 
-    return dask_client(config.scheduler, workers=config.workers, memory_limit=settings.memory_limit)
+    return dask_client(
+        config.scheduler,
+        workers=config.workers,
+        memory_limit=settings.memory_limit,
+        units=units,
+    )
 
 
 def _over(unit: Unit, items: Sequence[pystac.Item], footprints: dict[str, Any]) -> list[Any]:

@@ -36,7 +36,8 @@ def run_units(
     while the next unit is scheduled, never a flood of a national run's thousands of
     units. A worker that dies is replaced by the scheduler, which runs its unit again
     elsewhere (writes are atomic and the item is written last, so nothing half-written
-    is ever taken as done). A unit that raises stops the run: committed units stay.
+    is ever taken as done). Units are submitted largest first (pixels x pending periods).
+    A unit that raises stops the run: committed units stay.
     ``on_result`` is called in the driver with each unit's result as it completes (after
     its items are committed), e.g. to publish them.
     """
@@ -48,7 +49,9 @@ def run_units(
     per_worker = max(nthreads.values())
     limit = max_in_flight or 2 * sum(nthreads.values())
     threads = unit_threads(per_worker, len(jobs))
-    queue = iter([replace(j, threads=threads) for j in jobs])
+    # largest first: the last units to finish are small ones, so no thread idles long at the end
+    order = sorted(jobs, key=lambda j: j.pixels * len(j.periods), reverse=True)
+    queue = iter([replace(j, threads=threads) for j in order])
     running: dict[str, str] = {}
     results: list[UnitResult] = []
     pool = as_completed()

@@ -48,6 +48,7 @@ from stac.load import load_stack
 from stac.parse import item_datetime
 from stac.publish import ProductAsset, product_asset, write_unit_item
 from workflows.errors import WorkflowError
+from workflows.malloc import reuse_freed_memory
 from workflows.reference import ReferenceJob, reference_columns
 
 __all__ = ["PeriodJob", "UnitJob", "UnitResult", "run_unit", "stat_columns", "unit_paths"]
@@ -118,9 +119,10 @@ def unit_paths(out: Path, unit_id: str, period: str) -> dict[str, Path]:
 def run_unit(job: UnitJob) -> UnitResult:
     """Compute every pending period of one unit and commit each (item last)."""
     result = UnitResult(job.unit_id)
-    weights = _coverage(job)
-    for period in job.periods:
-        result.periods[period.period] = _run_period(job, period, weights)
+    with reuse_freed_memory():
+        weights = _coverage(job)
+        for period in job.periods:
+            result.periods[period.period] = _run_period(job, period, weights)
     return result
 
 
