@@ -77,33 +77,55 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
         clear observations (as float32) in the last layer.
     """
     dn, scl = stack[:-1], stack[-1]
-    clear = _CLEAR_LUT[np.clip(scl, 0, 255).astype(np.uint8)] & (dn != 0).all(axis=0)
+    clear = _usable(scl) & (dn != 0).all(axis=0)
+    n = dn.shape[1]
     out = np.empty((dn.shape[0] + 1,) + dn.shape[2:], dtype=np.float32)
     s = np.asarray(scale, dtype=np.float32)[:, None, None]
     o = np.asarray(offset, dtype=np.float32)[:, None, None]
-    count = clear.sum(axis=0)
-    n = dn.shape[1]
-    # The median's two sorted positions, as flat indices into a sorted (time, y, x) block:
-    # computed once for every band (a gather by flat index is ~4x faster than
-    # take_along_axis, which builds broadcast index arrays on each call).
-    plane = np.arange(count.size, dtype=np.intp).reshape(count.shape)
-    at_lo = np.clip((count - 1) // 2, 0, n - 1) * count.size + plane
-    at_hi = np.clip(count // 2, 0, n - 1) * count.size + plane
-    del plane
-    hidden = ~clear
+    count = clear.sum(axis=0, dtype=np.intp)
+    size = count.size
+    # Computed once for every band, each applied in one plain pass (a masked copy is ~10x
+    # slower): + offset where clear and + inf where masked (masked observations sort last
+    # and the count picks the median), then + NaN where a pixel has no clear observation.
+    bias = np.where(clear, o, np.float32(np.inf)).astype(np.float32, copy=False)
+    empty = np.where(count == 0, np.float32(np.nan), np.float32(0))
+    # The median's two sorted positions, as flat indices into a sorted (time, y, x) block
+    # (a gather by flat index is ~4x faster than take_along_axis).
+    k = np.arange(n + 1)
+    plane = np.arange(size, dtype=np.intp).reshape(count.shape)
+    at_lo = np.clip((k - 1) // 2, 0, n - 1)[count] * size
+    at_lo += plane
+    at_hi = np.clip(k // 2, 0, n - 1)[count] * size
+    at_hi += plane
+    del plane, clear
     refl = np.empty(dn.shape[1:], dtype=np.float32)
-    # masked observations become +inf: they sort last, and the count picks the median
+    lo = np.empty(count.shape, dtype=np.float32)
     for b in range(dn.shape[0]):
-        np.multiply(dn[b], s, out=refl, casting="unsafe")
-        refl += o
-        np.copyto(refl, np.float32(np.inf), where=hidden)
+        refl[...] = dn[b]
+        refl *= s
+        refl += bias
         _sort_axis0(refl)
         flat = refl.reshape(-1)
-        np.add(flat[at_lo], flat[at_hi], out=out[b])
+        np.take(flat, at_lo, out=lo)
+        np.take(flat, at_hi, out=out[b])
+        out[b] += lo
         out[b] *= np.float32(0.5)
-    out[:-1, count == 0] = np.nan
+        out[b] += empty
     out[-1] = count
     return out
+
+
+#: _CLEAR_LUT over every uint16 value (values above 255 as 255, as the clip did)
+_CLEAR_LUT16 = _CLEAR_LUT[np.minimum(np.arange(2**16), 255)]
+
+
+def _usable(scl: np.ndarray) -> np.ndarray:
+    """Clear-sky SCL classes: one table lookup for uint8/uint16 SCL, no clipped copy."""
+    if scl.dtype == np.uint16:
+        return _CLEAR_LUT16[scl]
+    if scl.dtype == np.uint8:
+        return _CLEAR_LUT[scl]
+    return _CLEAR_LUT[np.clip(scl, 0, 255).astype(np.uint8)]
 
 
 def median_composite(

@@ -90,6 +90,33 @@ def test_composite_drops_pixels_with_zero_dn() -> None:
     assert out[0, 0, 0] == pytest.approx(0.30, abs=1e-6) and out[-1, 0, 0] == 1
 
 
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 7])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_composite_equals_nanmedian_of_masked_reflectance(steps: int, dtype: type) -> None:
+    """Random DN, no-data zeros and every SCL class (and values past 255): the kernel's
+    median and count equal numpy's nanmedian over the clear observations."""
+    rng = np.random.default_rng(steps)
+    stack = rng.integers(0, 6000, (4, steps, 40, 30)).astype(dtype)
+    stack[:-1, :, :2] = 0  # rows without data
+    stack[-1] = rng.integers(0, 12, (steps, 40, 30))
+    stack[-1, :, -1, :] = 300  # past the class table: taken as class 255
+    scale = rng.uniform(1e-4, 2e-4, steps)
+    offset = rng.choice([0.0, -0.1], steps)
+    out = composite_block(stack, scale=scale, offset=offset)
+    usable = ~np.isin(np.clip(stack[-1], 0, 255), sorted(SCL_MASKED))
+    clear = usable & (stack[:-1] != 0).all(axis=0)
+    refl = stack[:-1].astype(np.float32) * scale.astype(np.float32)[:, None, None]
+    refl += offset.astype(np.float32)[:, None, None]
+    refl[:, ~clear] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
+        expected = np.nanmedian(refl, axis=1)
+    np.testing.assert_array_equal(out[-1], clear.sum(axis=0))
+    assert 0 < (out[-1] == 0).mean() < 1
+    np.testing.assert_allclose(out[:-1], expected, rtol=0, atol=1e-7)
+    assert np.array_equal(np.isnan(out[:-1]), np.isnan(expected))
+
+
 def test_median_composite_is_lazy_and_chunked() -> None:
     rng = np.random.default_rng(1)
     stack = rng.integers(1, 5000, (3, 5, 600, 500)).astype(np.uint16)
