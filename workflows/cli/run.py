@@ -45,7 +45,8 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="local worker processes (default: one in-process worker, a thread per core)",
+        help="local worker processes (default: one per core, a unit each, when the run has at "
+        "least as many units as cores; else one process with a thread per core)",
     )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
