@@ -1,4 +1,4 @@
-"""Keep freed memory in the worker while units run (glibc): 2.3x less CPU in the kernel.
+"""Keep freed memory in the worker while units run (glibc): 5x less CPU time in the kernel.
 
 A unit allocates and frees hundreds of arrays of 1-100 MB (scene blocks, composite planes,
 product planes, COG buffers). glibc serves every allocation above its mmap threshold with a
@@ -7,8 +7,7 @@ its pages again; Dask's nanny makes it worse by starting workers with
 ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes that threshold at 128 KiB. Measured on
 the pipeline bench (two units at a time in one worker of this 2-core machine): the worker
 spent 48 s of 134 CPU-seconds in the kernel, mostly zeroing pages, and the whole run took
-80 s. With freed memory kept for reuse (no ``mmap`` for allocations, no trimming) while
-units run: 7 s in the kernel, 62 s in all.
+80 s. With freed memory kept for reuse while units run: 10 s in the kernel, 50 s in all.
 
 :func:`reuse_freed_memory` switches that on while at least one unit of the process is
 running and, when the last one ends, returns the free memory to the system
