@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from geo.masking import _CLEAR_LUT
+from geo.masking import clear_mask
 
 __all__ = ["Period", "period_labels", "composite_block", "median_composite", "nanmedian_axis0"]
 
@@ -77,7 +77,7 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
         clear observations (as float32) in the last layer.
     """
     dn, scl = stack[:-1], stack[-1]
-    clear = _usable(scl) & (dn != 0).all(axis=0)
+    clear = clear_mask(scl) & (dn != 0).all(axis=0)
     n = dn.shape[1]
     out = np.empty((dn.shape[0] + 1,) + dn.shape[2:], dtype=np.float32)
     s = np.asarray(scale, dtype=np.float32)[:, None, None]
@@ -113,19 +113,6 @@ def composite_block(stack: np.ndarray, *, scale: np.ndarray, offset: np.ndarray)
         out[b] += empty
     out[-1] = count
     return out
-
-
-#: _CLEAR_LUT over every uint16 value (values above 255 as 255, as the clip did)
-_CLEAR_LUT16 = _CLEAR_LUT[np.minimum(np.arange(2**16), 255)]
-
-
-def _usable(scl: np.ndarray) -> np.ndarray:
-    """Clear-sky SCL classes: one table lookup for uint8/uint16 SCL, no clipped copy."""
-    if scl.dtype == np.uint16:
-        return _CLEAR_LUT16[scl]
-    if scl.dtype == np.uint8:
-        return _CLEAR_LUT[scl]
-    return _CLEAR_LUT[np.clip(scl, 0, 255).astype(np.uint8)]
 
 
 def median_composite(

@@ -24,7 +24,16 @@ def clear_mask(scl: Array) -> Array:
     return _clear_block(np.asarray(scl))
 
 
+#: the same table over every uint16 value (values above 255 read as 255, as the clip does)
+_CLEAR_LUT16 = _CLEAR_LUT[np.minimum(np.arange(2**16), 255)]
+
+
 def _clear_block(scl: np.ndarray) -> np.ndarray:
+    """One table lookup for uint8/uint16 SCL (no clipped copy); other types clipped first."""
+    if scl.dtype == np.uint16:
+        return _CLEAR_LUT16[scl]
+    if scl.dtype == np.uint8:
+        return _CLEAR_LUT[scl]
     return _CLEAR_LUT[np.clip(scl, 0, 255).astype(np.uint8, copy=False)]
 
 

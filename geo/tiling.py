@@ -65,7 +65,7 @@ __all__ = [
 DEFAULT_TILE_SIZE: Final = 2048
 #: Unit grid edges fall on multiples of this many pixels of the zone grid: the largest
 #: overview factor of a unit COG (``geo.cog.UNIT_OVERVIEWS``), so every level lies on one
-#: grid per zone. 16 px adds 11 % fewer pixels to the villages' bounds than 128 px did
+#: grid per zone. 16 px blocks hold 11 % fewer pixels than the 128 px blocks before them
 #: (DI Yogyakarta 52.2 vs 58.8 Mpx, Jawa Barat 614 vs 677 Mpx at 2,048 px tiles).
 ALIGN: Final = max(UNIT_OVERVIEWS)
 

@@ -13,9 +13,19 @@ from geo.masking import clear_mask, to_reflectance
 from geo.sentinel2 import SCL_CLASSES, SCL_MASKED
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int64])
 @pytest.mark.parametrize("value", sorted(SCL_CLASSES))
-def test_clear_mask_per_scl_class(value: int) -> None:
-    assert bool(clear_mask(np.array([value]))[0]) is (value not in SCL_MASKED)
+def test_clear_mask_per_scl_class(value: int, dtype: type) -> None:
+    assert bool(clear_mask(np.array([value], dtype=dtype))[0]) is (value not in SCL_MASKED)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32])
+def test_clear_mask_out_of_range_values_read_as_255_or_0(dtype: type) -> None:
+    # 255 is no class: clear, as values past it; negative values are no data (0)
+    values = np.array([255, 256, 300, 65535], dtype=dtype)
+    assert clear_mask(values).tolist() == [True] * 4
+    if np.issubdtype(dtype, np.signedinteger):
+        assert not clear_mask(np.array([-1], dtype=dtype))[0]
 
 
 def test_masked_classes_are_the_documented_ones() -> None:
